@@ -1,0 +1,120 @@
+"""Strict base64url and JSON handling shared by every part of the format.
+
+Both ends of an exchange must compute digests over the same bytes, so encoding
+lives here once. Parsing is strict on purpose: base64url without padding and
+with no stray characters (RFC 7515 section 2), JSON objects without duplicate
+member names (RFC 8259 section 4 leaves them undefined; RFC 9901 section 7.1
+requires rejecting them in disclosures), and bounded nesting depth.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, NewType
+
+from .errors import LimitExceeded, MalformedSDJWT
+
+__all__ = [
+    "B64Url",
+    "Limits",
+    "DEFAULT_LIMITS",
+    "b64url_encode",
+    "b64url_decode",
+    "json_dumps",
+    "json_loads",
+    "check_depth",
+]
+
+B64Url = NewType("B64Url", str)
+
+_B64URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_TO_STD = str.maketrans("-_", "+/")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input limits applied before any cryptography runs.
+
+    The defaults fit every credential civicid issues with a wide margin while
+    keeping a single hostile request cheap to refuse.
+    """
+
+    max_length: int = 64 * 1024
+    max_disclosures: int = 256
+    max_depth: int = 16
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def b64url_encode(data: bytes) -> B64Url:
+    """Base64url without padding (RFC 7515 section 2)."""
+    return B64Url(binascii.b2a_base64(data, newline=False).decode("ascii").rstrip("=").translate(_FROM_STD))
+
+
+_FROM_STD = str.maketrans("+/", "-_")
+
+
+def b64url_decode(text: str, what: str = "value") -> bytes:
+    """Decode unpadded base64url, refusing padding and characters outside the alphabet."""
+    if not isinstance(text, str):
+        raise MalformedSDJWT(f"{what} must be a base64url string")
+    if len(text) % 4 == 1 or not _B64URL_ALPHABET.issuperset(text):
+        raise MalformedSDJWT(f"{what} is not valid unpadded base64url; re-encode it without '=' padding")
+    padded = text.translate(_TO_STD) + "=" * (-len(text) % 4)
+    try:
+        return binascii.a2b_base64(padded, strict_mode=True)
+    except binascii.Error as exc:
+        raise MalformedSDJWT(f"{what} is not valid unpadded base64url; re-encode it without '=' padding") from exc
+
+
+def json_dumps(value: Any) -> str:
+    """Compact JSON with non-ASCII kept as UTF-8, as the RFC 9901 examples do."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise MalformedSDJWT("JSON object has a duplicate member name; each name may appear once")
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise MalformedSDJWT(f"JSON contains {name}, which is not valid JSON")
+
+
+def json_loads(data: str | bytes, what: str = "JSON", max_depth: int = DEFAULT_LIMITS.max_depth) -> Any:
+    """Parse JSON strictly: UTF-8, no duplicate names, no NaN/Infinity, bounded depth."""
+    try:
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        value = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+    except MalformedSDJWT as exc:
+        raise MalformedSDJWT(f"{what}: {exc.message}") from exc
+    except RecursionError as exc:
+        raise LimitExceeded(f"{what} nests deeper than {max_depth} levels") from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedSDJWT(f"{what} is not valid UTF-8 JSON") from exc
+    check_depth(value, max_depth, what)
+    return value
+
+
+def check_depth(value: Any, max_depth: int, what: str = "JSON") -> None:
+    """Raise :class:`LimitExceeded` when containers nest deeper than ``max_depth``."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > max_depth:
+            raise LimitExceeded(f"{what} nests deeper than {max_depth} levels")
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
