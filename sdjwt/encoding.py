@@ -29,8 +29,9 @@ __all__ = [
 
 B64Url = NewType("B64Url", str)
 
-_B64URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-_TO_STD = str.maketrans("-_", "+/")
+_PADDING = (b"", b"", b"==", b"=")
+_STANDARD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 @dataclass(frozen=True)
@@ -51,22 +52,21 @@ DEFAULT_LIMITS = Limits()
 
 def b64url_encode(data: bytes) -> B64Url:
     """Base64url without padding (RFC 7515 section 2)."""
-    return B64Url(binascii.b2a_base64(data, newline=False).decode("ascii").rstrip("=").translate(_FROM_STD))
-
-
-_FROM_STD = str.maketrans("+/", "-_")
+    return B64Url(binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_STANDARD_TO_URLSAFE).decode("ascii"))
 
 
 def b64url_decode(text: str, what: str = "value") -> bytes:
     """Decode unpadded base64url, refusing padding and characters outside the alphabet."""
     if not isinstance(text, str):
         raise MalformedSDJWT(f"{what} must be a base64url string")
-    if len(text) % 4 == 1 or not _B64URL_ALPHABET.issuperset(text):
+    # binascii's strict mode refuses anything outside the standard alphabet; refusing the three
+    # characters that only the standard alphabet has makes it exactly the base64url alphabet.
+    if len(text) % 4 == 1 or "+" in text or "/" in text or "=" in text or not text.isascii():
         raise MalformedSDJWT(f"{what} is not valid unpadded base64url; re-encode it without '=' padding")
-    padded = text.translate(_TO_STD) + "=" * (-len(text) % 4)
     try:
+        padded = text.encode("ascii").translate(_URLSAFE_TO_STANDARD) + _PADDING[len(text) % 4]
         return binascii.a2b_base64(padded, strict_mode=True)
-    except binascii.Error as exc:
+    except (binascii.Error, ValueError) as exc:
         raise MalformedSDJWT(f"{what} is not valid unpadded base64url; re-encode it without '=' padding") from exc
 
 
@@ -86,19 +86,24 @@ def _refuse_constant(name: str) -> Any:
     raise MalformedSDJWT(f"JSON contains {name}, which is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+
+
 def json_loads(data: str | bytes, what: str = "JSON", max_depth: int = DEFAULT_LIMITS.max_depth) -> Any:
     """Parse JSON strictly: UTF-8, no duplicate names, no NaN/Infinity, bounded depth."""
     try:
         if isinstance(data, bytes):
             data = data.decode("utf-8")
-        value = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+        value = _DECODER.decode(data)
     except MalformedSDJWT as exc:
         raise MalformedSDJWT(f"{what}: {exc.message}") from exc
     except RecursionError as exc:
         raise LimitExceeded(f"{what} nests deeper than {max_depth} levels") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedSDJWT(f"{what} is not valid UTF-8 JSON") from exc
-    check_depth(value, max_depth, what)
+    # Fast path: a text with fewer brackets than the limit cannot nest deeper than it.
+    if data.count("{") + data.count("[") > max_depth:
+        check_depth(value, max_depth, what)
     return value
 
 

@@ -11,6 +11,7 @@ libsodium-backed EdDSA into a :class:`jwt.PyJWS`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Collection
 
@@ -29,6 +30,13 @@ ALLOWED_ALGORITHMS = frozenset({"EdDSA", "ES256"})
 _FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64"})
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_header(encoded: str, what: str, max_depth: int) -> dict[str, Any]:
+    """Parse a protected header. Headers repeat (one per issuer key), so parses are memoised;
+    callers get a copy, and a header that fails to parse raises and is not cached."""
+    return json_loads(b64url_decode(encoded, f"{what} header"), f"{what} header", max_depth)  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True, slots=True)
 class CompactJWS:
     """A parsed, not yet verified, compact JWS."""
@@ -45,7 +53,7 @@ class CompactJWS:
         parts = token.split(".")
         if len(parts) != 3:
             raise MalformedSDJWT(f"{what} is not a compact JWS (expected three '.'-separated parts)")
-        header = json_loads(b64url_decode(parts[0], f"{what} header"), f"{what} header", max_depth)
+        header = dict(_parse_header(parts[0], what, max_depth))
         payload = json_loads(b64url_decode(parts[1], f"{what} payload"), f"{what} payload", max_depth)
         if not isinstance(header, dict) or not isinstance(payload, dict):
             raise MalformedSDJWT(f"{what} header and payload must be JSON objects")

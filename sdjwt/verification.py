@@ -274,7 +274,7 @@ def verify(
 
     # Step 2.2: verify the signature with the issuer's key as it was at `iat`.
     key = issuer_key(iss, kid, iat)
-    if not isinstance(key, PublicKey):
+    if not callable(getattr(key, "verify", None)) or not isinstance(getattr(key, "alg", None), str):
         raise UnknownIssuerKey("no verification key is known for this issuer and kid")
     if key.alg != alg:
         raise UnsupportedAlgorithm("issuer-signed JWT alg does not match the issuer's key type")
