@@ -16,7 +16,8 @@ from typing import Any, Iterable, Mapping
 
 from .disclosure import ARRAY_KEY, SD_ALG, SD_KEY, Digest, Disclosure, decoy_digest
 from .encoding import b64url_encode
-from .errors import IssuanceError
+from .errors import IssuanceError, SDJWTError
+from .jwk import public_key_from_jwk
 from .jws import sign_compact
 from .keys import PrivateKey, RandomSource
 from .vc import NEVER_DISCLOSABLE, TYP, StatusReference
@@ -24,6 +25,8 @@ from .vc import NEVER_DISCLOSABLE, TYP, StatusReference
 __all__ = ["ClaimPath", "IssuedSDJWT", "issue", "SALT_BYTES"]
 
 ClaimPath = tuple[str | int | None, ...]
+
+_RESERVED = frozenset({SD_KEY, ARRAY_KEY, "_sd_alg"})
 
 SALT_BYTES = 16
 """128-bit salts, as RFC 9901 section 9.3 recommends."""
@@ -155,13 +158,21 @@ def issue(
     """
     if not isinstance(claims, Mapping):
         raise TypeError("claims must be a mapping")
-    clash = NEVER_DISCLOSABLE.intersection(claims)
+    # Reserved names (`_sd`, `...`, `_sd_alg`) are refused as such by `_Issuer._object` below.
+    clash = (NEVER_DISCLOSABLE - _RESERVED).intersection(claims)
     if clash:
         raise IssuanceError(
             f"claim {sorted(clash)[0]!r} is set by the issuer, not in the claims object; pass it as a keyword"
         )
     if decoys < 0:
         raise ValueError("decoys must be zero or more")
+    if holder_jwk is not None:
+        # RFC 7800 section 3.2: cnf.jwk is the holder's *public* key; a private
+        # member here would publish the holder's key to every verifier.
+        try:
+            public_key_from_jwk(holder_jwk)
+        except SDJWTError as exc:
+            raise IssuanceError(f"holder JWK must be a public key: {exc.message}") from exc
     tree = _build_tree(disclosable)
     issuer = _Issuer(random, decoys)
     body = issuer._object(copy.deepcopy(dict(claims)), tree, "$")

@@ -14,16 +14,18 @@ key can be chosen. Time is injected too (``now``).
 from __future__ import annotations
 
 import hmac
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Mapping
 
 from .disclosure import ARRAY_KEY, SD_ALG, SD_KEY, Digest, Disclosure
-from .encoding import DEFAULT_LIMITS, Limits
+from .encoding import DEFAULT_LIMITS, Limits, b64url_encode
 from .errors import (
     DisclosureMismatch,
     Expired,
     InvalidSDJWT,
     KeyBindingError,
+    LimitExceeded,
     MalformedSDJWT,
     NotYetValid,
     SDJWTError,
@@ -35,7 +37,7 @@ from .jwk import public_key_from_jwk
 from .jws import CompactJWS
 from .keys import PublicKey
 from .presentation import SDJWT, sd_hash
-from .vc import KB_TYP, TYP, StatusReference
+from .vc import KB_TYP, NEVER_DISCLOSABLE, TYP, StatusReference
 
 __all__ = ["IssuerKeyLookup", "StatusCheck", "VerifiedSDJWT", "verify", "DEFAULT_LEEWAY", "DEFAULT_KB_MAX_AGE"]
 
@@ -85,9 +87,29 @@ def _numeric_date(claims: Mapping[str, Any], name: str, what: str) -> int | None
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # json reads 1e400 as infinity, and int(inf) raises OverflowError: refuse non-finite numbers.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise MalformedSDJWT(f"{what} claim {name!r} must be a NumericDate (seconds since the epoch)")
     return int(value)
+
+
+def _same(got: Any, expected: str) -> bool:
+    """Constant-time string equality that cannot raise on hostile input (lone surrogates included)."""
+    if not isinstance(got, str):
+        return False
+    return hmac.compare_digest(got.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
+def _require_canonical_signature(token: str, jws: CompactJWS, what: str) -> None:
+    """Refuse a signature whose base64url text is not the canonical encoding of its bytes.
+
+    Base64url leaves unused low bits in the last character, so several strings
+    decode to the same signature. Accepting them would let anyone change a
+    presentation without detection (the KB-JWT signature is not covered by
+    ``sd_hash``, and a presentation without key binding is covered by nothing).
+    """
+    if b64url_encode(jws.signature) != token.rsplit(".", 1)[-1]:
+        raise MalformedSDJWT(f"{what} signature is not canonical base64url; re-encode it")
 
 
 class _Processor:
@@ -119,7 +141,7 @@ class _Processor:
 
     def value(self, value: Any, path: ClaimPath) -> Any:
         if len(path) > self.max_depth:
-            raise MalformedSDJWT(f"credential nests deeper than {self.max_depth} levels")
+            raise LimitExceeded(f"credential nests deeper than {self.max_depth} levels")
         if isinstance(value, dict):
             return self.obj(value, path)
         if isinstance(value, list):
@@ -201,6 +223,7 @@ def _verify_key_binding(
         kb.check_header(algorithms, KB_TYP, "KB-JWT")
         # 5b: the signature verifies with the key in cnf.
         kb.verify_signature(holder_key, "KB-JWT")
+        _require_canonical_signature(parsed.kb_jwt, kb, "KB-JWT")
     except SDJWTError as exc:
         raise KeyBindingError(f"key binding failed: {exc.message}") from exc
     payload = kb.payload
@@ -214,17 +237,14 @@ def _verify_key_binding(
         raise KeyBindingError("KB-JWT is too old; the wallet must create a fresh presentation")
     # 5d: nonce and aud, compared in constant time.
     if audience is not None:
-        aud = payload.get("aud")
-        if not isinstance(aud, str) or not hmac.compare_digest(aud.encode(), audience.encode()):
+        if not _same(payload.get("aud"), audience):
             raise KeyBindingError("KB-JWT 'aud' does not name this verifier")
     if nonce is not None:
-        got = payload.get("nonce")
-        if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
+        if not _same(payload.get("nonce"), nonce):
             raise KeyBindingError("KB-JWT 'nonce' does not match this request; start a new request")
     # 5e: sd_hash over exactly the disclosures sent.
     expected = sd_hash(parsed.without_key_binding())
-    got_hash = payload.get("sd_hash")
-    if not isinstance(got_hash, str) or not hmac.compare_digest(got_hash.encode(), expected.encode()):
+    if not _same(payload.get("sd_hash"), expected):
         raise KeyBindingError("KB-JWT 'sd_hash' does not match the presented disclosures")
     return holder_jwk, payload
 
@@ -261,7 +281,8 @@ def verify(
 
     # Step 2.1: `none` and anything off the allow-list are refused; SD-JWT VC section 3.2.1: typ.
     alg = jws.check_header(algorithms, None, "issuer-signed JWT")
-    if jws.header.get("typ") not in typ:
+    header_typ = jws.header.get("typ")
+    if not isinstance(header_typ, str) or header_typ not in typ:
         raise MalformedSDJWT(f"issuer-signed JWT typ must be one of: {', '.join(sorted(typ))}")
     payload = jws.payload
     iss = payload.get("iss")
@@ -279,6 +300,7 @@ def verify(
     if key.alg != alg:
         raise UnsupportedAlgorithm("issuer-signed JWT alg does not match the issuer's key type")
     jws.verify_signature(key, "issuer-signed JWT")
+    _require_canonical_signature(parsed.jwt, jws, "issuer-signed JWT")
 
     # Step 2.3: `_sd_alg` must be one we support.
     if payload.get("_sd_alg", SD_ALG) != SD_ALG:
@@ -290,6 +312,13 @@ def verify(
     # Step 4: every disclosure must be referenced by a digest somewhere.
     if len(processor.used) != len(parsed.disclosures):
         raise DisclosureMismatch("a disclosure is not referenced by any digest the issuer signed")
+    # SD-JWT VC section 3.2.2.2: registered claims must stay in the issuer-signed payload;
+    # were `exp` or `status` disclosable, a holder could simply withhold them.
+    for path in processor.disclosed:
+        if len(path) == 1 and path[0] in NEVER_DISCLOSABLE:
+            raise DisclosureMismatch(
+                f"claim {path[0]!r} must not be selectively disclosed; the issuer must put it in the signed payload"
+            )
 
     # SD-JWT VC section 3.2.2: vct is required, and must be a string.
     if not isinstance(claims.get("vct"), str) or not claims["vct"]:
