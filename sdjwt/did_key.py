@@ -12,7 +12,7 @@ from typing import Any, NewType
 
 import base58
 
-from .errors import MalformedSDJWT, UnsupportedAlgorithm
+from .errors import LimitExceeded, MalformedSDJWT, UnsupportedAlgorithm
 from .jwk import public_key_from_jwk
 from .keys import Ed25519PublicKey, PublicKey
 
@@ -42,8 +42,11 @@ def multibase_from_key(key: Ed25519PublicKey) -> str:
 
 def key_from_multibase(value: str) -> Ed25519PublicKey:
     """Parse a base58btc multibase Ed25519 public key, refusing every other codec."""
-    if not isinstance(value, str) or not value.startswith("z") or len(value) > _MAX_LENGTH:
+    if not isinstance(value, str) or not value.startswith("z"):
         raise MalformedSDJWT("multibase key must be base58btc (start with 'z')")
+    if len(value) > _MAX_LENGTH:
+        # Checked before decoding: base58 decoding is quadratic in the input length.
+        raise LimitExceeded(f"multibase key is longer than {_MAX_LENGTH} characters; an Ed25519 key needs 48")
     try:
         decoded = base58.b58decode(value[1:])
     except ValueError as exc:

@@ -98,7 +98,8 @@ class StatusList:
         if not isinstance(obj, dict):
             raise StatusListError("status_list must be a JSON object")
         bits, lst = obj.get("bits"), obj.get("lst")
-        if bits not in _BITS or isinstance(bits, bool):
+        # Section 4.2: `bits` is a JSON integer; 1.0 and true compare equal to 1 in Python, so check the type.
+        if type(bits) is not int or bits not in _BITS:
             raise StatusListError("status_list 'bits' must be 1, 2, 4 or 8")
         if not isinstance(lst, str):
             raise StatusListError("status_list 'lst' must be a base64url string")
@@ -110,13 +111,15 @@ class StatusList:
                 raise StatusListError("status list is larger than 16 MiB once decompressed")
             if not inflater.eof:
                 raise StatusListError("status_list 'lst' is truncated")
+            if inflater.unused_data:
+                raise StatusListError("status_list 'lst' has data after the end of its ZLIB stream")
         except zlib.error as exc:
             raise StatusListError("status_list 'lst' is not ZLIB-compressed data") from exc
         except MalformedSDJWT as exc:
             raise StatusListError(exc.message) from exc
         if not data:
             raise StatusListError("status list is empty")
-        return cls(int(bits), data)
+        return cls(bits, data)
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,9 @@ class StatusListToken:
             raise StatusListError("status list token has no integer 'iat'")
         if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
             raise StatusListError("status list token 'exp' must be an integer")
-        if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0):
-            raise StatusListError("status list token 'ttl' must be a non-negative integer")
+        # Section 5.1: ttl "MUST be a positive number".
+        if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0):
+            raise StatusListError("status list token 'ttl' must be a positive integer")
         if exp is not None and now >= exp + leeway:
             raise StatusListError("status list token has expired; fetch a fresh one")
         return cls(uri, iat, exp, ttl, StatusList.decode(payload.get("status_list")))
