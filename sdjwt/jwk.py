@@ -53,7 +53,9 @@ def private_key_from_jwk(jwk: Mapping[str, Any]) -> PrivateKey:
         key = P256PrivateKey.from_private_value(d)
     else:
         raise UnsupportedAlgorithm("JWK key type is not supported; use OKP/Ed25519 or EC/P-256")
-    if "x" in jwk and key.public_key().public_jwk()["x"] != jwk["x"]:
+    derived = key.public_key().public_jwk()
+    # Both coordinates: for P-256 the same x also fits the mirrored point (x, p - y).
+    if any(name in jwk and jwk[name] != derived[name] for name in ("x", "y") if name in derived):
         raise MalformedSDJWT("JWK public part does not match its private part")
     return key
 
