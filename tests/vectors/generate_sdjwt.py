@@ -255,6 +255,14 @@ def flip_last_bit(b64: str) -> str:
     return b64url_encode(bytes(raw))
 
 
+def respell_last_char(b64: str) -> str:
+    """The same bytes with the last base64url character's spare low bit flipped."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    other = b64[:-1] + alphabet[alphabet.index(b64[-1]) ^ 1]
+    assert b64url_decode(other) == b64url_decode(b64)
+    return other
+
+
 # ---------------------------------------------------------------------------
 # The cases.
 # ---------------------------------------------------------------------------
@@ -606,6 +614,20 @@ def invalid_cases() -> dict[str, dict[str, Any]]:
         "A disclosure with '=' padding, which base64url in SD-JWT forbids.",
         assemble(BASE_JWT, [padded]),
         "MalformedSDJWT", "not valid unpadded base64url",
+    )
+
+    # Base64url spends 4 spare bits in the last character of a 64-byte signature:
+    # the same bytes spelled differently must not pass (the text is what gets hashed).
+    c["issuer-signature-non-canonical"] = invalid(
+        "The issuer signature's last character changed in its spare bits only (same bytes), without key binding.",
+        assemble(f"{h}.{p}.{respell_last_char(s)}", [given], holder=None),
+        "MalformedSDJWT", "issuer-signed JWT signature is not canonical base64url",
+        verifier=verifier(require_key_binding=False, audience=None, nonce=None),
+    )
+    c["kb-jwt-signature-non-canonical"] = invalid(
+        "The KB-JWT signature's last character changed in its spare bits only (same bytes).",
+        good[:-1] + respell_last_char(kb.rsplit(".", 1)[1])[-1],
+        "KeyBindingError", "KB-JWT signature is not canonical base64url",
     )
 
     # Key Binding JWT.
