@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, NewType
 
@@ -65,9 +66,20 @@ def b64url_decode(text: str, what: str = "value") -> bytes:
         raise MalformedSDJWT(f"{what} is not valid unpadded base64url; re-encode it without '=' padding")
     try:
         padded = text.encode("ascii").translate(_URLSAFE_TO_STANDARD) + _PADDING[len(text) % 4]
-        return binascii.a2b_base64(padded, strict_mode=True)
+        data = binascii.a2b_base64(padded, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedSDJWT(f"{what} is not valid unpadded base64url; re-encode it without '=' padding") from exc
+    # RFC 4648 section 3.5: the unused bits of the last character must be zero, so each byte
+    # string has exactly one spelling (otherwise "Zh" would decode to the same b"f" as "Zg").
+    unused = _UNUSED_BITS[len(text) % 4]
+    if unused and _ALPHABET_INDEX[text[-1]] & unused:
+        raise MalformedSDJWT(f"{what} is not valid unpadded base64url; re-encode it without '=' padding")
+    return data
+
+
+_ALPHABET_INDEX = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+# Indexed by len(text) % 4: two trailing characters carry 8 bits (4 unused), three carry 16 (2 unused).
+_UNUSED_BITS = (0, 0, 0b1111, 0b11)
 
 
 def json_dumps(value: Any) -> str:
@@ -94,6 +106,8 @@ def json_loads(data: str | bytes, what: str = "JSON", max_depth: int = DEFAULT_L
     try:
         if isinstance(data, bytes):
             data = data.decode("utf-8")
+        elif not data.isascii():
+            data.encode("utf-8")  # Refuses a str holding a lone surrogate character.
         value = _DECODER.decode(data)
     except MalformedSDJWT as exc:
         raise MalformedSDJWT(f"{what}: {exc.message}") from exc
@@ -104,7 +118,41 @@ def json_loads(data: str | bytes, what: str = "JSON", max_depth: int = DEFAULT_L
     # Fast path: a text with fewer brackets than the limit cannot nest deeper than it.
     if data.count("{") + data.count("[") > max_depth:
         check_depth(value, max_depth, what)
+    # A \uD800-\uDFFF escape may be half of a pair; only then walk the strings to look for a lone one.
+    if "\\u" in data and _SURROGATE_ESCAPE.search(data):
+        _refuse_lone_surrogates(value, what)
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _refuse_lone_surrogates(value: Any, what: str) -> None:
+    """Refuse strings holding a lone surrogate, which no UTF-8 encoder can write back.
+
+    ``"\\ud800"`` is valid JSON syntax whose meaning RFC 8259 section 8.2 leaves
+    unpredictable; accepted, it would turn a later re-encode (a digest, a log line)
+    into an uncaught ``UnicodeEncodeError``.
+    """
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            strings: Any = item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+            continue
+        elif isinstance(item, str):
+            strings = (item,)
+        else:
+            continue
+        for text in strings:
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise MalformedSDJWT(f"{what} contains an unpaired surrogate escape; it is not valid UTF-8 text") from exc
 
 
 def check_depth(value: Any, max_depth: int, what: str = "JSON") -> None:
