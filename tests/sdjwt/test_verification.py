@@ -8,6 +8,7 @@ Binding JWTs, and it hard-codes ES256 for Key Binding JWTs.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from types import ModuleType
@@ -231,20 +232,21 @@ def _respell_last_char(token: str) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     index = alphabet.index(signature[-1])
     other = signature[:-1] + alphabet[index ^ 1]
-    assert b64url_decode(other) == b64url_decode(signature)
+    # Lenient decoding (the stdlib's) ignores the spare bits: the bytes are unchanged.
+    assert base64.urlsafe_b64decode(other + "==") == base64.urlsafe_b64decode(signature + "==")
     return f"{head}.{other}"
 
 
 def test_rejects_non_canonical_kb_jwt_signature(g: ModuleType) -> None:
     body, kb = g.present(g.BASE, [("given_name",)]).rsplit("~", 1)
-    with pytest.raises(KeyBindingError, match="KB-JWT signature is not canonical base64url"):
+    with pytest.raises(KeyBindingError, match="KB-JWT signature is not (canonical|valid unpadded) base64url"):
         _verify(g, body + "~" + _respell_last_char(kb))
 
 
 def test_rejects_non_canonical_issuer_signature(g: ModuleType) -> None:
     jwt, disclosures = g.parts(g.BASE)
     presentation = g.assemble(_respell_last_char(jwt), [g.find(disclosures, "given_name")], holder=None)
-    with pytest.raises(MalformedSDJWT, match="issuer-signed JWT signature is not canonical base64url"):
+    with pytest.raises(MalformedSDJWT, match="issuer-signed JWT signature is not (canonical|valid unpadded) base64url"):
         _verify(g, presentation, require_key_binding=False, audience=None, nonce=None)
 
 

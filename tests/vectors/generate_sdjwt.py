@@ -15,6 +15,7 @@ under test, not the signature, is what refuses it).
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
@@ -259,7 +260,8 @@ def respell_last_char(b64: str) -> str:
     """The same bytes with the last base64url character's spare low bit flipped."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     other = b64[:-1] + alphabet[alphabet.index(b64[-1]) ^ 1]
-    assert b64url_decode(other) == b64url_decode(b64)
+    # Lenient decoding (the stdlib's), which ignores spare bits: the bytes are unchanged.
+    assert base64.urlsafe_b64decode(other + "==") == base64.urlsafe_b64decode(b64 + "==")
     return other
 
 
@@ -621,13 +623,13 @@ def invalid_cases() -> dict[str, dict[str, Any]]:
     c["issuer-signature-non-canonical"] = invalid(
         "The issuer signature's last character changed in its spare bits only (same bytes), without key binding.",
         assemble(f"{h}.{p}.{respell_last_char(s)}", [given], holder=None),
-        "MalformedSDJWT", "issuer-signed JWT signature is not canonical base64url",
+        "MalformedSDJWT", "issuer-signed JWT signature is not (canonical|valid unpadded) base64url",
         verifier=verifier(require_key_binding=False, audience=None, nonce=None),
     )
     c["kb-jwt-signature-non-canonical"] = invalid(
         "The KB-JWT signature's last character changed in its spare bits only (same bytes).",
         good[:-1] + respell_last_char(kb.rsplit(".", 1)[1])[-1],
-        "KeyBindingError", "KB-JWT signature is not canonical base64url",
+        "KeyBindingError", "KB-JWT signature is not (canonical|valid unpadded) base64url",
     )
 
     # Key Binding JWT.
@@ -647,9 +649,10 @@ def invalid_cases() -> dict[str, dict[str, Any]]:
         "KeyBindingError", "'aud' does not name this verifier",
     )
     c["kb-jwt-aud-lone-surrogate"] = invalid(
-        "KB-JWT 'aud' holds a lone UTF-16 surrogate, which cannot be encoded for comparison.",
+        "KB-JWT 'aud' holds a lone UTF-16 surrogate, which cannot be encoded for comparison "
+        "(refused either when the JSON is parsed or when aud is compared).",
         assemble(BASE_JWT, [given], aud="\ud800"),
-        "KeyBindingError", "'aud' does not name this verifier",
+        "KeyBindingError", "'aud' does not name this verifier|KB-JWT payload.*(not valid UTF-8 JSON|surrogate)",
     )
     c["kb-jwt-stale"] = invalid(
         "KB-JWT issued a day before now (a replay of an old presentation).",
