@@ -233,15 +233,29 @@ class LogStore:
         """
         if len(bodies) != len(entry_hashes):
             raise ValueError("one entry hash per body")
+
+        def prepare(cur: Cursor, size: int) -> tuple[Sequence[bytes], Sequence[bytes]]:
+            if check is not None:
+                check(cur, size)
+            return bodies, entry_hashes
+
+        return self.sequence(prepare)
+
+    def sequence(self, prepare: Callable[[Cursor, int], tuple[Sequence[bytes], Sequence[bytes]]]) -> AppendResult:
+        """The write path: lock, let ``prepare`` choose the batch against the locked size, write, commit.
+
+        One transaction, so one fsync, per batch; a crash leaves nothing or the whole batch.
+        """
         with self.db.transaction() as cur:
             row = cur.execute("SELECT size FROM coord WHERE id = 1" + (" FOR UPDATE" if self.db.postgres else "")).fetchone()
             size = int(row[0])
-            if check is not None:
-                check(cur, size)
-            if not bodies:
-                return AppendResult(size, size, CompactRange.from_reader(size, _CursorReader(cur)).root())
-            new_nodes: list[tuple[int, int, bytes]] = []
+            bodies, entry_hashes = prepare(cur, size)
+            if len(bodies) != len(entry_hashes):
+                raise ValueError("one entry hash per body")
             frontier = CompactRange.from_reader(size, _CursorReader(cur))
+            if not bodies:
+                return AppendResult(size, size, frontier.root())
+            new_nodes: list[tuple[int, int, bytes]] = []
             frontier.extend((leaf_hash(body) for body in bodies), visit=lambda l, i, h: new_nodes.append((l, i, h)))
             cur.executemany(
                 "INSERT INTO entries (seq, entry_hash, body) VALUES (?, ?, ?)",
@@ -251,6 +265,11 @@ class LogStore:
             new_size = size + len(bodies)
             cur.execute("UPDATE coord SET size = ? WHERE id = 1", (new_size,))
         return AppendResult(size, new_size, frontier.root())
+
+    def entries_in(self, cur: Cursor, start: int, end: int) -> list[bytes]:
+        """Entry bodies read inside the caller's transaction (to catch up under the write lock)."""
+        rows = cur.execute("SELECT body FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end)).fetchall()
+        return [bytes(row[0]) for row in rows]
 
     def put_checkpoint(self, size: int, note: str) -> None:
         """Store (or replace, e.g. with more cosignatures) the signed checkpoint for ``size``."""
