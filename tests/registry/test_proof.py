@@ -187,3 +187,19 @@ def test_guards() -> None:
 def test_root_from_inclusion_proof_single_leaf() -> None:
     h = leaf_hash(b"only")
     assert root_from_inclusion_proof(h, 0, 1, []) == h
+
+
+def test_error_codes_are_unique_and_required() -> None:
+    from registry.errors import ERROR_CODES, RegistryError
+
+    assert ERROR_CODES["root_mismatch"] is RootMismatch
+    assert all(issubclass(cls, RegistryError) for cls in ERROR_CODES.values())
+    with pytest.raises(TypeError, match="error code 'root_mismatch' is already used by RootMismatch"):
+
+        class Duplicate(ProofError):  # noqa: F841 - defining the class is the test
+            code = "root_mismatch"
+
+    with pytest.raises(TypeError, match="must define its own non-empty `code`"):
+
+        class NoCode(ProofError):  # noqa: F841
+            pass
