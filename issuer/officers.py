@@ -1,0 +1,168 @@
+"""Officer accounts, roles and API tokens.
+
+Roles and what they may do (checked on every admin endpoint and console page):
+
+=============  ==========================================================
+``officer``    create offers, search issued credentials
+``supervisor`` everything an officer may, plus revoke / suspend / reinstate,
+               manage officers and API tokens, read the audit log
+``auditor``    read and verify the audit log (nothing else)
+=============  ==========================================================
+
+Passwords are hashed with Argon2id (libsodium, ``nacl.pwhash.argon2id``,
+interactive limits), API tokens are 256-bit random and stored as SHA-256.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import nacl.exceptions
+import nacl.pwhash
+
+from sdjwt.encoding import b64url_encode
+
+from . import audit
+from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from .storage import IssuerStore, sha256_hex
+
+__all__ = [
+    "ROLES",
+    "PERMISSIONS",
+    "Principal",
+    "require",
+    "add_officer",
+    "authenticate_password",
+    "create_token",
+    "authenticate_token",
+    "list_officers",
+    "set_active",
+    "TOKEN_PREFIX",
+]
+
+ROLES = ("officer", "supervisor", "auditor")
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "offers.create": frozenset({"officer", "supervisor"}),
+    "credentials.read": frozenset({"officer", "supervisor"}),
+    "credentials.status": frozenset({"supervisor"}),
+    "officers.manage": frozenset({"supervisor"}),
+    "audit.read": frozenset({"auditor", "supervisor"}),
+}
+TOKEN_PREFIX = "cit_"
+_USERNAME = re.compile(r"[a-z0-9._-]{3,64}")
+# A precomputed hash so an unknown username costs the same as a wrong password.
+_DUMMY_HASH: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: ``officer:<username>`` or ``token:<name>``, with a role."""
+
+    actor: str
+    role: str
+
+    def can(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
+
+
+def require(principal: Principal | None, permission: str) -> Principal:
+    if principal is None:
+        raise Unauthenticated("sign in, or send an API token as 'Authorization: Bearer ...'")
+    if not principal.can(permission):
+        raise Forbidden(f"the role {principal.role} may not do this ({permission})")
+    return principal
+
+
+def _hash_password(password: str) -> str:
+    return nacl.pwhash.argon2id.str(
+        password.encode("utf-8"),
+        opslimit=nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
+        memlimit=nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE,
+    ).decode("ascii")
+
+
+def _check_password(stored: str, password: str) -> bool:
+    try:
+        return bool(nacl.pwhash.verify(stored.encode("ascii"), password.encode("utf-8", "surrogatepass")))
+    except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptoError, ValueError):
+        return False
+
+
+def add_officer(store: IssuerStore, username: str, password: str, role: str, *, actor: str, now: int) -> None:
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
+        raise BadRequest("username must be 3-64 characters of a-z, 0-9, '.', '_' or '-'")
+    if role not in ROLES:
+        raise BadRequest(f"role must be one of: {', '.join(ROLES)}")
+    if not isinstance(password, str) or len(password) < 12 or len(password) > 1024:
+        raise BadRequest("password must be 12 to 1024 characters")
+    hashed = _hash_password(password)
+    with store.transaction() as cur:
+        if cur.execute("SELECT 1 FROM officers WHERE username = ?", (username,)).fetchone():
+            raise Conflict("an officer with this username exists")
+        cur.execute(
+            "INSERT INTO officers (username, password_hash, role, active, created_at) VALUES (?, ?, ?, 1, ?)",
+            (username, hashed, role, now),
+        )
+        audit.append(cur, store, time=now, actor=actor, action="officer.add", target=f"officer:{username}", details={"role": role})
+
+
+def set_active(store: IssuerStore, username: str, active: bool, *, actor: str, now: int) -> None:
+    with store.transaction() as cur:
+        if not cur.execute("SELECT 1 FROM officers WHERE username = ?" + store.for_update, (username,)).fetchone():
+            raise NotFound("no officer has this username")
+        cur.execute("UPDATE officers SET active = ? WHERE username = ?", (1 if active else 0, username))
+        audit.append(
+            cur, store, time=now, actor=actor, action="officer.enable" if active else "officer.disable", target=f"officer:{username}"
+        )
+
+
+def list_officers(store: IssuerStore) -> list[dict[str, object]]:
+    rows = store.read().execute("SELECT username, role, active, created_at FROM officers ORDER BY username").fetchall()
+    return [{"username": r[0], "role": r[1], "active": bool(r[2]), "created_at": int(r[3])} for r in rows]
+
+
+def authenticate_password(store: IssuerStore, username: str, password: str) -> Principal:
+    global _DUMMY_HASH
+    row = None
+    if isinstance(username, str) and _USERNAME.fullmatch(username):
+        row = store.read().execute(
+            "SELECT password_hash, role, active FROM officers WHERE username = ?", (username,)
+        ).fetchone()
+    if row is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = _hash_password("not-a-real-password").encode("ascii")
+        _check_password(_DUMMY_HASH.decode("ascii"), password if isinstance(password, str) else "")
+        raise Unauthenticated("wrong username or password")
+    if not _check_password(row[0], password if isinstance(password, str) else "") or not row[2]:
+        raise Unauthenticated("wrong username or password")
+    return Principal(f"officer:{username}", row[1])
+
+
+def create_token(store: IssuerStore, name: str, role: str, *, actor: str, now: int, random: Callable[[int], bytes]) -> str:
+    """A new API token for a system; the token is returned once and stored only as a hash."""
+    if not isinstance(name, str) or not _USERNAME.fullmatch(name):
+        raise BadRequest("token name must be 3-64 characters of a-z, 0-9, '.', '_' or '-'")
+    if role not in ROLES:
+        raise BadRequest(f"role must be one of: {', '.join(ROLES)}")
+    token = TOKEN_PREFIX + b64url_encode(random(32))
+    token_id = random(8).hex()
+    with store.transaction() as cur:
+        cur.execute(
+            "INSERT INTO api_tokens (id, token_hash, name, role, created_at, revoked) VALUES (?, ?, ?, ?, ?, 0)",
+            (token_id, sha256_hex(token), name, role, now),
+        )
+        audit.append(cur, store, time=now, actor=actor, action="token.create", target=f"token:{token_id}", details={"name": name, "role": role})
+    return token
+
+
+def authenticate_token(store: IssuerStore, token: str) -> Principal:
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        raise Unauthenticated("the API token is malformed")
+    digest = sha256_hex(token)
+    row = store.read().execute("SELECT token_hash, name, role, revoked FROM api_tokens WHERE token_hash = ?", (digest,)).fetchone()
+    if row is None or not hmac.compare_digest(row[0], digest) or row[3]:
+        raise Unauthenticated("the API token is not valid")
+    return Principal(f"token:{row[1]}", row[2])
