@@ -1,10 +1,228 @@
-"""``civicid issuer ...``: the issuer role's commands."""
+"""``civicid issuer ...``: the issuer role's commands.
+
+I/O only: each command parses options, calls a domain module and prints. Data
+goes to stdout (``--json`` for machines), messages to stderr. Domain errors
+are one line on stderr and exit 1; usage errors exit 2; no traceback unless
+``--verbose``.
+"""
 
 from __future__ import annotations
 
+import functools
+import getpass
+import json
+import os
+import sys
+from typing import Any, Callable, TypeVar
+
 import click
+
+from .errors import IssuerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(1)
+
+
+def domain_errors(fn: F) -> F:
+    """Turn domain errors into one line on stderr and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        verbose = click.get_current_context().find_root().params.get("verbose") or os.environ.get("CIVICID_VERBOSE")
+        try:
+            return fn(*args, **kwargs)
+        except IssuerError as exc:
+            if verbose:
+                raise
+            _fail(f"{exc.message} [{exc.code}]")
+        except OSError as exc:
+            if verbose:
+                raise
+            _fail(f"{exc.strerror or type(exc).__name__}: {exc.filename or ''}".rstrip(": "))
+
+    return wrapper  # type: ignore[return-value]
+
+
+db_option = click.option(
+    "--db", envvar="CIVICID_ISSUER_DATABASE", default=None, help="SQLite path or postgresql:// URL [env CIVICID_ISSUER_DATABASE]"
+)
+
+
+def _app(db: str | None, signing: bool = False, **extra: Any) -> Any:
+    from .app import create_app
+
+    overrides: dict[str, Any] = {"SIGNING_REQUIRED": signing, **extra}
+    if db:
+        overrides["DATABASE"] = db
+    return create_app(overrides)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli:unknown"
 
 
 @click.group(name="issuer")
-def cli() -> None:
-    """The issuer role (its commands arrive with its issue)."""
+@click.option("--verbose", is_flag=True, envvar="CIVICID_VERBOSE", help="Show tracebacks for errors.")
+def cli(verbose: bool) -> None:
+    """Run a government office's credential issuer (OpenID4VCI 1.0, SD-JWT VC)."""
+
+
+@cli.command()
+@click.option("--type", "configuration_id", required=True, envvar="CIVICID_ISSUER_OFFER_TYPE", help="Credential configuration id, e.g. national_id.")
+@click.option("--claims", "claims_file", required=True, type=click.File("r", encoding="utf-8"), help="JSON file of the claims ('-' for stdin).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@db_option
+@domain_errors
+def offer(configuration_id: str, claims_file: Any, as_json: bool, db: str | None) -> None:
+    """Create one credential offer; print the offer link and the PIN (tx_code)."""
+    from .config import clock, random_source
+    from .credential_types import lookup
+    from .errors import BadRequest
+    from .offers import OfferSettings, create_offers
+    from .storage import get_store
+
+    try:
+        claims = json.load(claims_file)
+    except ValueError as exc:
+        raise BadRequest("the claims file is not valid JSON") from exc
+    app = _app(db)
+    with app.app_context():
+        if not app.config.get("PUBLIC_URL"):
+            raise BadRequest("set CIVICID_ISSUER_PUBLIC_URL to the office's https URL")
+        ctype = lookup(app.extensions["civicid_issuer_types"], configuration_id)
+        created = create_offers(
+            get_store(), OfferSettings.from_config(app.config), ctype, claims,
+            actor=_actor(), now=clock(app.config), random=random_source(app.config),
+        )
+    if as_json:
+        click.echo(json.dumps({"credential_offer": created.credential_offer, "tx_code": created.tx_code, "offer_id": created.id, "expires_at": created.expires_at}))
+    else:
+        click.echo(created.credential_offer)
+        click.echo(f"PIN (tx_code): {created.tx_code}")
+        click.echo("Give the PIN to the citizen separately from the offer link.", err=True)
+
+
+@cli.command("audit-verify")
+@click.option("--expect-head", default=None, help="The head hash recorded earlier; fail if the log was rewritten since.")
+@db_option
+@domain_errors
+def audit_verify(expect_head: str | None, db: str | None) -> None:
+    """Verify the audit log's hash chain from the first record to the head."""
+    from .audit import verify_chain
+    from .storage import get_store
+
+    app = _app(db)
+    with app.app_context():
+        summary = verify_chain(get_store(), expect_head)
+    click.echo(f"audit log intact: {summary.count} records, head {summary.head_hash}")
+
+
+@cli.group()
+def officer() -> None:
+    """Manage officer accounts."""
+
+
+@officer.command("add")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["officer", "supervisor", "auditor"]))
+@click.option("--password", envvar="CIVICID_ISSUER_OFFICER_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="[env CIVICID_ISSUER_OFFICER_PASSWORD]")
+@db_option
+@domain_errors
+def officer_add(username: str, role: str, password: str, db: str | None) -> None:
+    """Create an officer account (the first supervisor is created this way)."""
+    from .config import clock
+    from .officers import add_officer
+    from .storage import get_store
+
+    app = _app(db)
+    with app.app_context():
+        add_officer(get_store(), username, password, role, actor=_actor(), now=clock(app.config))
+    click.echo(f"officer {username} added with role {role}", err=True)
+
+
+@cli.group()
+def token() -> None:
+    """Manage API tokens for other systems."""
+
+
+@token.command("create")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["officer", "supervisor", "auditor"]))
+@db_option
+@domain_errors
+def token_create(name: str, role: str, db: str | None) -> None:
+    """Create an API token; it is printed once and stored only as a hash."""
+    from .config import clock, random_source
+    from .officers import create_token
+    from .storage import get_store
+
+    app = _app(db)
+    with app.app_context():
+        value = create_token(get_store(), name, role, actor=_actor(), now=clock(app.config), random=random_source(app.config))
+    click.echo(value)
+
+
+@cli.command("credential")
+@click.argument("action", type=click.Choice(["revoke", "suspend", "reinstate"]))
+@click.argument("credential_id")
+@click.option("--reason", default=None)
+@db_option
+@domain_errors
+def credential_status(action: str, credential_id: str, reason: str | None, db: str | None) -> None:
+    """Revoke, suspend or reinstate an issued credential."""
+    from .config import clock
+    from .status import STATUS_NAMES, change_status
+    from .storage import get_store
+
+    app = _app(db)
+    with app.app_context():
+        new = change_status(get_store(), credential_id, action, actor=_actor(), now=clock(app.config), reason=reason)
+    click.echo(f"{credential_id} {STATUS_NAMES[new]}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", envvar="CIVICID_ISSUER_HOST", show_default=True)
+@click.option("--port", default=8080, type=click.IntRange(1, 65535), envvar="CIVICID_ISSUER_PORT", show_default=True)
+@click.option("--workers", default=2, type=click.IntRange(1, 64), envvar="CIVICID_ISSUER_WORKERS", show_default=True)
+@db_option
+@domain_errors
+def serve(host: str, port: int, workers: int, db: str | None) -> None:
+    """Serve the issuer with gunicorn (configuration from CIVICID_ISSUER_* variables)."""
+    from gunicorn.app.base import BaseApplication
+
+    overrides: dict[str, Any] = {"SIGNING_REQUIRED": True}
+    if db:
+        overrides["DATABASE"] = db
+    from .app import create_app
+
+    app = create_app(overrides)  # Fail fast, before any worker starts.
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+            # The access log format leaves out query strings (offer references are secrets).
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)s')
+
+        def load(self) -> Any:
+            return app
+
+    click.echo(f"serving the issuer on http://{host}:{port}", err=True)
+    _Server().run()
+
+
+def main() -> None:  # pragma: no cover - `python -m issuer.cli`
+    cli(prog_name="civicid issuer")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

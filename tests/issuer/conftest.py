@@ -31,3 +31,12 @@ def office(db_url: str, live_server: Callable[[Any], Any]) -> Iterator[Office]:
     }
     yield Office(app, server.url, clock, key, trust, tokens["officer"], tokens["supervisor"], tokens["auditor"])
     store.close()
+
+
+@pytest.fixture
+def plain_app(tmp_path: Any) -> Iterator[Any]:
+    """An app on a SQLite file, without a server (for the Flask test client)."""
+    app = make_app(str(tmp_path / "issuer.db"), Clock(), sdjwt.Ed25519PrivateKey(bytes(range(32))))
+    app.config["PUBLIC_URL"] = "https://office.example"
+    yield app
+    app.extensions["civicid_issuer_store"].close()
