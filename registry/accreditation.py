@@ -144,6 +144,8 @@ class Grant:
     time: int
     seq: int
     withdrawn_at: int | None = None
+    #: Log position of the withdrawal, so proof bundles can carry it.
+    withdrawn_seq: int | None = None
 
     def in_force_at(self, at: int) -> bool:
         return self.effective_from <= at < self.valid_until and (self.withdrawn_at is None or at < self.withdrawn_at)
@@ -189,8 +191,8 @@ class AccreditationIndex:
         self._grants[grant.hash] = grant
         self._by_subject.setdefault(grant.subject, []).append(grant.hash)
 
-    def withdraw(self, grant: Digest, at: int) -> None:
-        self._grants[grant] = dataclasses.replace(self._grants[grant], withdrawn_at=at)
+    def withdraw(self, grant: Digest, at: int, seq: int | None = None) -> None:
+        self._grants[grant] = dataclasses.replace(self._grants[grant], withdrawn_at=at, withdrawn_seq=seq)
 
     def authorize(
         self,

@@ -294,3 +294,64 @@ __all__ += [
     "UnknownType",
     "KeyNotValid",
 ]
+
+
+# HTTP: RFC 9457 problem details ------------------------------------------------------------
+
+#: HTTP status per error family; the most specific class in the MRO wins.
+_STATUS: dict[type[RegistryError], int] = {
+    MalformedInput: 400,
+    ProofError: 400,
+    CheckpointError: 400,
+    SignatureError: 400,
+    ConsistencyError: 409,
+    EntryRejected: 422,
+    Conflict: 409,
+    Replay: 409,
+    NotFound: 404,
+    KeyNotValid: 422,
+}
+
+PROBLEM_BASE = "https://civicid.org/problems/registry/"
+
+
+def http_status(error: RegistryError) -> int:
+    """The HTTP status for an error: the nearest class with a mapping, else 400."""
+    for cls in type(error).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return int(getattr(error, "status", 400))
+
+
+def problem(status: int, code: str, detail: str, **extra: object) -> "tuple[dict[str, object], int, dict[str, str]]":
+    """An RFC 9457 problem+json body, status and headers."""
+    body: dict[str, object] = {"type": PROBLEM_BASE + code, "title": code.replace("_", " "), "status": status, "detail": detail}
+    body.update(extra)
+    return body, status, {"Content-Type": "application/problem+json"}
+
+
+def init_app(app: "object") -> None:
+    """Answer every error with problem+json: typed errors with their code, HTTP errors with theirs, never a trace."""
+    import logging
+
+    from werkzeug.exceptions import HTTPException
+
+    log = logging.getLogger("registry.http")
+
+    def on_registry_error(error: RegistryError) -> object:
+        extra: dict[str, object] = {}
+        if isinstance(error, Conflict):
+            extra["expected"] = error.expected
+        return problem(http_status(error), error.code, str(error), **extra)
+
+    def on_http_error(error: HTTPException) -> object:
+        code = (error.name or "error").lower().replace(" ", "_")
+        return problem(error.code or 500, code, error.description or code)
+
+    def on_unexpected(error: Exception) -> object:
+        log.error("unexpected %s while serving a request", type(error).__name__, exc_info=error)
+        return problem(500, "internal_error", "the registry failed unexpectedly; the operators have been told")
+
+    app.register_error_handler(RegistryError, on_registry_error)  # type: ignore[attr-defined]
+    app.register_error_handler(HTTPException, on_http_error)  # type: ignore[attr-defined]
+    app.register_error_handler(Exception, on_unexpected)  # type: ignore[attr-defined]

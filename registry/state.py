@@ -424,7 +424,7 @@ class LedgerState:
                 )
             )
         elif isinstance(body, WithdrawBody):
-            self.accreditations.withdraw(body.grant, entry.time)
+            self.accreditations.withdraw(body.grant, entry.time, seq)
         elif isinstance(body, AnchorBody):
             self._anchors[body.root] = Anchor(body.root, entry.author_did, body.count, entry.time, seq, entry.hash)
         elif entry.kind == "vct.publish":

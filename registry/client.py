@@ -1,0 +1,249 @@
+"""The registry client every role uses: resolution, accreditation and types, with proofs checked.
+
+:class:`RegistryClient` implements :class:`registry.trust.TrustSource`. Every
+answer comes with a proof bundle that it verifies against its pinned
+:class:`~registry.bundle.TrustPolicy` (log key, witness quorum, roots), checks
+for consistency with the largest checkpoint it has seen (never rolling back),
+and replays through the ledger's own rules; the server's word is never used.
+Answers are cached for ``cache_ttl`` seconds. A counter without a network uses
+a snapshot file (:meth:`RegistryClient.save_snapshot`,
+:meth:`RegistryClient.from_snapshot`) and can say how old it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Callable, Mapping, Sequence
+
+import sdjwt
+from sdjwt.did_key import key_from_did
+
+from .bundle import Bundle, TrustPolicy
+from .errors import MalformedInput, RegistryError
+from .state import LedgerState
+from .trust import IssuerKeyLookup, NotTrusted
+
+__all__ = ["RegistryClient", "RegistryUnavailable", "Fetch"]
+
+Fetch = Callable[[str, "bytes | None"], tuple[int, bytes]]
+"""``fetch(url, body_or_None) -> (status, body)``; POSTs JSON when a body is given."""
+
+_MAX_RESPONSE = 4 * 1024 * 1024
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry could not be reached or answered with an error."""
+
+    code = "registry_unavailable"
+    hint = "check the registry URL and network, or use an offline snapshot"
+
+
+def http_fetch(url: str, body: bytes | None = None, timeout: float = 5.0) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status), response.read(_MAX_RESPONSE + 1)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read(_MAX_RESPONSE + 1)
+    except (OSError, ValueError) as exc:
+        raise RegistryUnavailable(f"the registry at {url.split('?')[0]} is unreachable ({type(exc).__name__})") from exc
+
+
+class RegistryClient:
+    """A verifying, caching registry client (a :class:`registry.trust.TrustSource`)."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        policy: TrustPolicy,
+        *,
+        cache_ttl: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        fetch: Fetch | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.policy = policy
+        self.cache_ttl = cache_ttl
+        self.clock = clock
+        self._fetch = fetch or http_fetch
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, ...], tuple[float, Bundle]] = {}
+        self._known: tuple[int, bytes] | None = None
+        self._snapshot_time: float | None = None
+
+    # Transport --------------------------------------------------------------------------
+
+    def _get_json(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        if self.base_url is None:
+            raise RegistryUnavailable("this client works from an offline snapshot that does not hold that answer")
+        query = f"?known_size={self._known[0]}" if self._known else ""
+        url = self.base_url + path + (query if body is None else "")
+        status, raw = self._fetch(url, json.dumps(body).encode() if body is not None else None)
+        if len(raw) > _MAX_RESPONSE:
+            raise RegistryUnavailable("the registry's answer is too large")
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise RegistryUnavailable(f"the registry answered HTTP {status} with invalid JSON") from exc
+        if status == 404:
+            raise NotTrusted(str(data.get("detail", "not found")) if isinstance(data, dict) else "not found")
+        if status != 200:
+            detail = data.get("detail") if isinstance(data, dict) else None
+            raise RegistryUnavailable(f"the registry answered HTTP {status}: {detail or 'error'}")
+        return data
+
+    def _verified(self, key: tuple[str, ...], load: Callable[[], Any]) -> LedgerState:
+        """A cached or freshly fetched bundle, verified and replayed."""
+        now = self.clock()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and (self._snapshot_time is not None or now - cached[0] < self.cache_ttl):
+            bundle = cached[1]
+            _, state = bundle.verify(self.policy, now=int(now))
+            return state
+        bundle = Bundle.from_json(load())
+        checkpoint, state = bundle.verify(self.policy, known=self._known, now=int(now))
+        with self._lock:
+            # Never roll back: remember the largest verified checkpoint.
+            if self._known is None or checkpoint.size > self._known[0]:
+                self._known = (checkpoint.size, checkpoint.root_hash)
+            self._cache[key] = (now, bundle)
+        return state
+
+    # TrustSource --------------------------------------------------------------------------
+
+    def key_at(self, did: str, kid: str | None, at: int | None) -> sdjwt.PublicKey:
+        """The issuer key ``kid`` (a DID URL or fragment) as it was at ``at``; did:key resolves locally."""
+        if did.startswith("did:key:"):
+            try:
+                key = key_from_did(did)
+            except sdjwt.SDJWTError as exc:
+                raise NotTrusted("the issuer's did:key is not a valid Ed25519 did:key") from exc
+            if kid is not None and kid.partition("#")[0] != did:
+                raise NotTrusted("the credential's kid does not belong to its issuer")
+            return key
+        if kid is None or at is None:
+            raise NotTrusted("a credential must name its key (kid) and issuance time (iat)")
+        base, _, fragment = kid.partition("#")
+        if fragment == "":
+            base, fragment = did, kid
+        if base != did:
+            raise NotTrusted("the credential's kid names another DID than its issuer")
+        state = self._verified(("did", did), lambda: self._get_json(f"/1.0/identifiers/{urllib.parse.quote(did, safe=':')}")["didResolutionMetadata"]["proof"])
+        try:
+            record = state.key_at(did, fragment, at)
+        except RegistryError as exc:
+            raise NotTrusted(f"the registry does not vouch for that key at that time: {exc.message}") from exc
+        if "assertionMethod" not in record.key.purposes:
+            raise NotTrusted("that key is not an assertionMethod key, so it cannot sign credentials")
+        return record.key.key
+
+    def check_accredited(self, did: str, vct: str, at: int) -> None:
+        query = {"entity_id": did, "action": "issue", "resource": vct, "context": {"time": at}}
+        state = self._verified(("acc", did, vct), lambda: self._get_json("/authorization", query)["ext"]["proofs"])
+        try:
+            state.authorization(did, vct, at)
+        except RegistryError as exc:
+            raise NotTrusted(f"the issuer was not accredited for this credential type at that time: {exc.message}") from exc
+
+    def credential_type(self, vct: str) -> Mapping[str, Any]:
+        state = self._verified(("type", vct), lambda: self._get_json(f"/1.0/types/{urllib.parse.quote(vct, safe=':')}")["proof"])
+        try:
+            return state.credential_type(vct).metadata
+        except RegistryError as exc:
+            raise NotTrusted(f"no type metadata is proven for this vct: {exc.message}") from exc
+
+    def issuer_key_lookup(self) -> IssuerKeyLookup:
+        """An ``issuer_key`` callable for :func:`sdjwt.verify`."""
+
+        def lookup(iss: str, kid: str | None, iat: int | None) -> sdjwt.PublicKey:
+            try:
+                return self.key_at(iss, kid, iat)
+            except (NotTrusted, RegistryUnavailable) as exc:
+                raise sdjwt.UnknownIssuerKey(exc.message) from exc
+
+        return lookup
+
+    # Writes -------------------------------------------------------------------------------
+
+    def submit(self, entry: bytes) -> dict[str, Any]:
+        """Submit a signed entry; returns ``{"seq", "hash"}`` or raises with the registry's reason."""
+        if self.base_url is None:
+            raise RegistryUnavailable("an offline client cannot submit entries")
+        request = urllib.request.Request(self.base_url + "/entries", data=entry, method="POST")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read(_MAX_RESPONSE))  # type: ignore[no-any-return]
+        except urllib.error.HTTPError as exc:
+            try:
+                detail = json.loads(exc.read(_MAX_RESPONSE)).get("detail", "")
+            except ValueError:
+                detail = ""
+            raise RegistryUnavailable(f"the registry refused the entry (HTTP {exc.code}): {detail}") from exc
+        except OSError as exc:
+            raise RegistryUnavailable(f"the registry is unreachable ({type(exc).__name__})") from exc
+
+    # Offline snapshots --------------------------------------------------------------------
+
+    def save_snapshot(
+        self,
+        path: str,
+        *,
+        dids: Sequence[str] = (),
+        accreditations: Sequence[tuple[str, str]] = (),
+        vcts: Sequence[str] = (),
+    ) -> None:
+        """Fetch, verify and write the bundles a counter needs offline (atomically)."""
+        for did in dids:
+            self._verified(
+                ("did", did),
+                lambda did=did: self._get_json(f"/1.0/identifiers/{urllib.parse.quote(did, safe=':')}")["didResolutionMetadata"]["proof"],
+            )
+        for did, vct in accreditations:
+            query = {"entity_id": did, "action": "issue", "resource": vct}
+            self._verified(("acc", did, vct), lambda q=query: self._get_json("/authorization", q)["ext"]["proofs"])
+        for vct in vcts:
+            self._verified(("type", vct), lambda v=vct: self._get_json(f"/1.0/types/{urllib.parse.quote(v, safe=':')}")["proof"])
+        with self._lock:
+            data = {
+                "format": "civicid-registry-snapshot/1",
+                "created": int(self.clock()),
+                "policy": self.policy.to_json(),
+                "answers": [{"key": list(k), "bundle": b.to_json()} for k, (_, b) in self._cache.items()],
+            }
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_snapshot(cls, path: str, policy: TrustPolicy, *, clock: Callable[[], float] = time.time) -> "RegistryClient":
+        """An offline client answering only from a snapshot, verified against ``policy`` (not the file's)."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if data.get("format") != "civicid-registry-snapshot/1":
+                raise MalformedInput("not a civicid registry snapshot")
+            client = cls(None, policy, clock=clock)
+            client._snapshot_time = float(data["created"])
+            for item in data["answers"]:
+                client._cache[tuple(str(k) for k in item["key"])] = (client._snapshot_time, Bundle.from_json(item["bundle"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise MalformedInput(f"the snapshot file cannot be read ({type(exc).__name__})") from exc
+        return client
+
+    @property
+    def snapshot_age(self) -> float | None:
+        """Seconds since the offline snapshot was made, or None for a live client."""
+        return None if self._snapshot_time is None else self.clock() - self._snapshot_time
