@@ -45,3 +45,44 @@ def pipeline(trust: LedgerTrust, issuer: Issuer) -> Pipeline:
 @pytest.fixture
 def now() -> int:
     return T0 + 100
+
+
+TOKEN = "counter-token-" + "x" * 32
+SIGNING_SEED = b"\x44" * 32
+
+
+class Clock:
+    """An injected clock the tests move forward."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0 + 100)
+
+
+@pytest.fixture
+def make_app(trust: LedgerTrust, issuer: Issuer, clock: Clock, tmp_path: Any) -> Any:
+    """``make_app(db_url, **overrides)``: a verifier app in testing mode with injected trust, clock and status lists."""
+    from verifier import create_app
+
+    def make(database: str | None = None, **overrides: Any) -> Any:
+        config = {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE": database or str(tmp_path / "verifier.db"),
+            "TRUST": trust,
+            "STATUS_FETCHER": issuer.fetcher(clock),
+            "CLOCK": clock,
+            "SIGNING_KEY": sdjwt.Ed25519PrivateKey(SIGNING_SEED),
+            "API_TOKENS": [TOKEN],
+        }
+        config.update(overrides)
+        return create_app(config)
+
+    return make
