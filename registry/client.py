@@ -29,7 +29,7 @@ from .errors import MalformedInput, RegistryError
 from .state import LedgerState
 from .trust import IssuerKeyLookup, NotTrusted
 
-__all__ = ["RegistryClient", "RegistryUnavailable", "Fetch"]
+__all__ = ["RegistryClient", "RegistryUnavailable", "Fetch", "submit_entry", "http_fetch"]
 
 Fetch = Callable[[str, "bytes | None"], tuple[int, bytes]]
 """``fetch(url, body_or_None) -> (status, body)``; POSTs JSON when a body is given."""
@@ -55,6 +55,23 @@ def http_fetch(url: str, body: bytes | None = None, timeout: float = 5.0) -> tup
         return int(exc.code), exc.read(_MAX_RESPONSE + 1)
     except (OSError, ValueError) as exc:
         raise RegistryUnavailable(f"the registry at {url.split('?')[0]} is unreachable ({type(exc).__name__})") from exc
+
+
+def submit_entry(base_url: str, entry: bytes) -> dict[str, Any]:
+    """POST one signed entry to ``base_url``/entries; returns ``{"seq", "hash"}``."""
+    request = urllib.request.Request(base_url.rstrip("/") + "/entries", data=entry, method="POST")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read(_MAX_RESPONSE))  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read(_MAX_RESPONSE)).get("detail", "")
+        except ValueError:
+            detail = ""
+        raise RegistryUnavailable(f"the registry refused the entry (HTTP {exc.code}): {detail}") from exc
+    except OSError as exc:
+        raise RegistryUnavailable(f"the registry is unreachable ({type(exc).__name__})") from exc
 
 
 class RegistryClient:
@@ -178,19 +195,7 @@ class RegistryClient:
         """Submit a signed entry; returns ``{"seq", "hash"}`` or raises with the registry's reason."""
         if self.base_url is None:
             raise RegistryUnavailable("an offline client cannot submit entries")
-        request = urllib.request.Request(self.base_url + "/entries", data=entry, method="POST")
-        request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read(_MAX_RESPONSE))  # type: ignore[no-any-return]
-        except urllib.error.HTTPError as exc:
-            try:
-                detail = json.loads(exc.read(_MAX_RESPONSE)).get("detail", "")
-            except ValueError:
-                detail = ""
-            raise RegistryUnavailable(f"the registry refused the entry (HTTP {exc.code}): {detail}") from exc
-        except OSError as exc:
-            raise RegistryUnavailable(f"the registry is unreachable ({type(exc).__name__})") from exc
+        return submit_entry(self.base_url, entry)
 
     # Offline snapshots --------------------------------------------------------------------
 
