@@ -368,3 +368,160 @@ def receive(ctx: click.Context, offer: str | None, qr_image: Path | None, pin: s
     else:
         for record in records:
             click.echo(record["id"])
+
+
+# -- presenting --------------------------------------------------------------
+
+
+def _history_entry(*, verifier: str, client_id: str, name: str | None, purpose: str, record: dict[str, Any],
+                   disclosed: list[str], channel: str, outcome: str, lang: str) -> dict[str, Any]:
+    import time
+
+    from .credentials import type_name
+
+    return {"at": int(time.time()), "verifier": verifier, "client_id": client_id, "verifier_name": name or "-",
+            "purpose": purpose, "credential_id": record.get("id"), "credential_type": type_name(record, lang),
+            "disclosed": disclosed, "channel": channel, "outcome": outcome}
+
+
+@cli.command()
+@click.argument("request", required=False)
+@click.option("--qr", "qr_image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A photo or screenshot of the verifier's QR code.")
+@click.option("--yes", is_flag=True, help="Consent without asking (for scripts).")
+@click.option("--allow-reuse", is_flag=True, help="Reuse a copy already shown elsewhere when none is unused (linkable).")
+@_lang_option
+@_json_option
+@click.pass_context
+def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes: bool, allow_reuse: bool,
+            lang: str | None, as_json: bool) -> None:
+    """Answer an openid4vp:// REQUEST link (or --qr IMAGE) after showing what is asked and asking consent."""
+    import time
+
+    from .credentials import issuer_name, type_name
+    from .errors import ConsentDeclined, NoMatchingCredential, WalletError
+    from .presentation import (
+        build_vp_token,
+        choose_copy,
+        consent_text,
+        fetch_request,
+        parse_request_link,
+        plan,
+        send_decline,
+        send_response,
+    )
+
+    if (request is None) == (qr_image is None):
+        raise click.UsageError("give either a REQUEST link or --qr IMAGE")
+    if qr_image is not None:
+        from .qr import decode_image
+
+        request = decode_image(qr_image)
+    settings = _settings(ctx)
+    lang = _lang(lang)
+    http, trust = settings.http(), settings.trust()
+    link = parse_request_link(request, allow_loopback_http=settings.insecure_loopback)
+    with _open(ctx) as store:
+        auth = fetch_request(link, http=http, trust=trust)
+        items = plan(auth, store.credentials, lang)
+        if not items:
+            raise NoMatchingCredential("no credential in the wallet answers the verifier's request")
+        # Pick the copies first: if none may be used, say so before asking for consent.
+        chosen = [(item.match, choose_copy(item.match.record, auth.client_id, allow_reuse=allow_reuse)) for item in items]
+        click.echo(consent_text(auth, items, lang, type_name, issuer_name), err=True)
+        purpose = auth.purpose_text(lang)
+
+        def log(outcome: str) -> dict[str, Any]:
+            entry: dict[str, Any] = {}
+            for item in items:
+                entry = _history_entry(verifier=auth.verifier_did, client_id=auth.client_id, name=auth.client_name,
+                                       purpose=purpose, record=dict(item.match.record),
+                                       disclosed=item.disclosed if outcome != "declined" else [],
+                                       channel="online", outcome=outcome, lang=lang)
+                store.history.append(entry)
+            return entry
+
+        if not yes and not click.confirm("Disclose these claims to this verifier?", default=False, err=True):
+            send_decline(auth, http)
+            log("declined")
+            store.save()
+            raise ConsentDeclined("you declined the request")
+        # Mark the copies used and log the disclosure *before* sending, so that a crash or
+        # a lost answer never leaves a copy that reached a verifier looking unused.
+        for _, copy in chosen:
+            if auth.client_id not in copy["used_by"]:
+                copy["used_by"].append(auth.client_id)
+        log("sent")
+        store.save()
+        vp_token = build_vp_token(auth, chosen, int(time.time()))
+        try:
+            answer = send_response(auth, vp_token, http)
+        except WalletError as exc:
+            for entry in store.history[-len(items):]:
+                entry["outcome"] = f"failed: {exc.code}"
+            store.save()
+            raise
+        for entry in store.history[-len(items):]:
+            entry["outcome"] = "accepted"
+        store.save()
+    click.echo("the verifier accepted the presentation", err=True)
+    result = {"accepted": True, "verifier": auth.verifier_did, "redirect_uri": answer.redirect_uri,
+              "answer": dict(answer.details)}
+    if as_json:
+        _print_json(result)
+    else:
+        for key, value in answer.details.items():
+            click.echo(f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
+        if answer.redirect_uri:
+            click.echo(f"continue at: {answer.redirect_uri}")
+
+
+@cli.command(name="show-qr")
+@click.argument("credential_id")
+@click.option("--claims", "claim_specs", multiple=True, required=True,
+              help="Claims to disclose: dotted paths, comma-separated (address.locality,nationalities.*) "
+                   "or a JSON array path; repeatable.")
+@click.option("--nonce", required=True, help="The nonce the counter shows.")
+@click.option("--audience", default=DEFAULT_QR_AUDIENCE, show_default=True,
+              help="The KB-JWT aud (the counter's identifier).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the QR code to this .png or .svg file.")
+@click.option("--allow-reuse", is_flag=True, help="Reuse a copy already shown elsewhere when none is unused (linkable).")
+@_lang_option
+@click.pass_context
+def show_qr(ctx: click.Context, credential_id: str, claim_specs: tuple[str, ...], nonce: str, audience: str,
+            out: Path | None, allow_reuse: bool, lang: str | None) -> None:
+    """Show a presentation as a QR code for an offline counter (terminal, and --out PNG/SVG)."""
+    import time
+
+    from .credentials import claim_rows, find
+    from .presentation import choose_copy, make_presentation, parse_claim_paths
+    from .qr import make_qr, save_qr, terminal_text
+
+    if out is not None and out.suffix.lower() not in (".png", ".svg"):
+        raise click.UsageError("--out must end in .png or .svg")
+    if not nonce.strip() or len(nonce) > 512:
+        raise click.UsageError("--nonce must be the non-empty nonce the counter shows")
+    lang = _lang(lang)
+    with _open(ctx) as store:
+        record = find(store.credentials, credential_id)
+        paths = parse_claim_paths(list(claim_specs), record.get("claims", {}))
+        channel_id = f"qr:{audience}"
+        copy = choose_copy(record, channel_id, allow_reuse=allow_reuse)
+        text = make_presentation(copy, tuple(paths), audience=audience, nonce=nonce, now=int(time.time()))
+        code = make_qr(text)  # Raises QRTooLarge before anything is marked or logged.
+        labels = [r.label for r in claim_rows(record, lang)
+                  if r.selectively_disclosable and any(
+                      len(p) <= len(r.path) and all(s is None and isinstance(x, int) or s == x for s, x in zip(p, r.path))
+                      for p in paths)]
+        if channel_id not in copy["used_by"]:
+            copy["used_by"].append(channel_id)
+        store.history.append(_history_entry(verifier=audience, client_id=audience, name="offline counter",
+                                            purpose="-", record=record, disclosed=labels, channel="qr",
+                                            outcome="shown", lang=lang))
+        store.save()
+    if out is not None:
+        save_qr(code, out)
+        click.echo(f"QR code written to {out}", err=True)
+    click.echo(terminal_text(code), nl=False)
+    click.echo(f"{len(text.encode())} bytes, QR version {code.version}; disclosed: {', '.join(labels) or '-'}", err=True)

@@ -133,3 +133,18 @@ def run(tmp_path: Path, pki: PKI, monkeypatch: pytest.MonkeyPatch) -> Iterator[R
         monkeypatch.delenv(name, raising=False)
     # click 8.2+ keeps result.stdout and result.stderr apart.
     yield Runner(tmp_path / "home", pki, CliRunner())
+
+
+@pytest.fixture
+def verifier(pki: PKI, live_server: Callable[[Any], Any]) -> Any:
+    from .oid4vp_server import VerifierState, create_app
+
+    state = VerifierState(pki.verifier_key, VERIFIER_DID, VERIFIER_KID, pki.trust)
+    server = live_server(create_app(state))
+    state.url = server.url
+    server.state = state
+    return server
+
+
+AGE_QUERY: dict[str, Any] = {"credentials": [{"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": [NATIONAL_ID]},
+                                              "claims": [{"path": ["age_equal_or_over", "18"]}]}]}
