@@ -220,6 +220,123 @@ def serve(host: str, port: int, workers: int, db: str | None) -> None:
     _Server().run()
 
 
+keystore_option = click.option("--keystore", envvar="CIVICID_ISSUER_KEYSTORE", required=True, type=click.Path(dir_okay=False),
+                               help="Encrypted keystore file [env CIVICID_ISSUER_KEYSTORE]")
+passphrase_option = click.option("--passphrase", envvar="CIVICID_ISSUER_KEYSTORE_PASSPHRASE", prompt=True, hide_input=True,
+                                 help="Keystore passphrase [env CIVICID_ISSUER_KEYSTORE_PASSPHRASE]")
+registry_option = click.option("--registry-url", envvar="CIVICID_ISSUER_REGISTRY_URL", required=True,
+                               help="The DID registry's URL (memory:<name> for an in-process one) [env CIVICID_ISSUER_REGISTRY_URL]")
+
+
+def _now() -> int:
+    import time
+
+    return int(time.time())
+
+
+def _load_authority_key(path: str | None) -> Any:
+    if path is None:
+        return None
+    from sdjwt.encoding import b64url_decode
+    from sdjwt.keys import Ed25519PrivateKey
+
+    from .errors import KeystoreError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            jwk = json.load(handle)
+        return Ed25519PrivateKey(b64url_decode(jwk["d"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KeystoreError("the authority key file must be an Ed25519 private JWK") from exc
+
+
+@cli.command()
+@keystore_option
+@passphrase_option
+@registry_option
+@click.option("--type", "types_", multiple=True, help="Configuration ids to be accredited for (default: all).")
+@click.option("--authority-key", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The accrediting authority's private JWK; without it, print the command the authority must run.")
+@domain_errors
+def init(keystore: str, passphrase: str, registry_url: str, types_: tuple[str, ...], authority_key: str | None) -> None:
+    """Create the office's keys and DID, and get (or request) accreditation for its credential types."""
+    from .credential_types import load_types, lookup
+    from .keys import Keystore, next_key_commitment
+    from .registration import AccreditationRequest, registrar_for
+
+    all_types = load_types()
+    chosen = [lookup(all_types, t) for t in types_] if types_ else list(all_types.values())
+    registrar = registrar_for(registry_url)
+    now = _now()
+    store = Keystore.create(keystore, passphrase, now=now)
+    key = store.signing_key("key-1")
+    did = registrar.create_did(key, "key-1", store.recovery_key.public_key(), next_key_commitment(store.next_key), now=now)
+    store.did = did
+    store.save()
+    request = AccreditationRequest(did, tuple(t.vct for t in chosen), now, now + 5 * 365 * 24 * 3600)
+    accredited = registrar.accredit(request, _load_authority_key(authority_key))
+    if accredited:
+        for ctype in chosen:
+            registrar.publish_type(did, key, f"{did}#key-1", ctype.metadata, now=now)
+    click.echo(json.dumps({"did": did, "kid": f"{did}#key-1", "keystore": keystore, "accredited": accredited}))
+    if not accredited:
+        click.echo("The accrediting authority must now run:", err=True)
+        click.echo("  " + request.command(registry_url), err=True)
+    click.echo(f"Set CIVICID_ISSUER_DID={did} and CIVICID_ISSUER_KID={did}#key-1", err=True)
+
+
+@cli.command("rotate-key")
+@keystore_option
+@passphrase_option
+@registry_option
+@domain_errors
+def rotate_key(keystore: str, passphrase: str, registry_url: str) -> None:
+    """Normal rotation to the pre-committed next key; credentials signed before keep verifying."""
+    from .errors import KeystoreError
+    from .keys import Keystore, next_key_commitment
+    from .registration import registrar_for
+
+    store = Keystore.open(keystore, passphrase)
+    if not store.did:
+        raise KeystoreError("the keystore has no DID; run `civicid issuer init` first")
+    registrar = registrar_for(registry_url)
+    old = store.active_fragment
+    old_key = store.signing_key(old)
+    new_key = store.next_key
+    now = _now()
+    _, new = store.rotate(now=now)
+    # Registry first: if it refuses, the keystore on disk is unchanged.
+    registrar.rotate(store.did, old_key, old, new_key, new, next_key_commitment(store.next_key), now=now)
+    store.save()
+    click.echo(json.dumps({"did": store.did, "kid": f"{store.did}#{new}", "retired": f"{store.did}#{old}"}))
+    click.echo(f"Set CIVICID_ISSUER_KID={store.did}#{new} and restart the service", err=True)
+
+
+@cli.command()
+@keystore_option
+@passphrase_option
+@registry_option
+@click.option("--compromised-since", type=int, required=True, help="Unix time from which the active key is considered stolen.")
+@domain_errors
+def recover(keystore: str, passphrase: str, registry_url: str, compromised_since: int) -> None:
+    """Recovery after compromise: replace every key through the recovery key."""
+    from .errors import KeystoreError
+    from .keys import Keystore, next_key_commitment
+    from .registration import registrar_for
+
+    store = Keystore.open(keystore, passphrase)
+    if not store.did:
+        raise KeystoreError("the keystore has no DID; run `civicid issuer init` first")
+    registrar = registrar_for(registry_url)
+    recovery_key = store.recovery_key
+    now = _now()
+    compromised, new = store.recover(now=now)
+    registrar.recover(store.did, recovery_key, compromised, compromised_since, store.signing_key(new), new,
+                      store.recovery_key.public_key(), next_key_commitment(store.next_key), now=now)
+    store.save()
+    click.echo(json.dumps({"did": store.did, "kid": f"{store.did}#{new}", "compromised": [f"{store.did}#{k}" for k in compromised]}))
+
+
 def main() -> None:  # pragma: no cover - `python -m issuer.cli`
     cli(prog_name="civicid issuer")
 
