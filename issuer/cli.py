@@ -220,6 +220,42 @@ def serve(host: str, port: int, workers: int, db: str | None) -> None:
     _Server().run()
 
 
+@cli.command()
+@click.argument("records", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--type", "configuration_id", default="national_id", show_default=True, help="Credential configuration id.")
+@click.option("--out", "out_dir", default="letters", show_default=True, type=click.Path(file_okay=False), help="Folder for the letters.")
+@click.option("--workers", default=2, type=click.IntRange(1, 32), show_default=True, help="Processes drawing QR codes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@db_option
+@domain_errors
+def bulk(records: Any, configuration_id: str, out_dir: str, workers: int, as_json: bool, db: str | None) -> None:
+    """Create an offer and a printable letter (QR + PIN, HTML) for every row of a register export."""
+    from .bulk import run_bulk
+    from .config import clock, random_source
+    from .credential_types import lookup
+    from .errors import BadRequest
+    from .offers import OfferSettings
+    from .storage import get_store
+
+    app = _app(db)
+    with app.app_context():
+        if not app.config.get("PUBLIC_URL"):
+            raise BadRequest("set CIVICID_ISSUER_PUBLIC_URL to the office's https URL")
+        ctype = lookup(app.extensions["civicid_issuer_types"], configuration_id)
+        with click.progressbar(length=0, label="offers", file=sys.stderr) as bar:
+            report = run_bulk(
+                get_store(), OfferSettings.from_config(app.config), ctype, records, out_dir,
+                actor=_actor(), now=clock(app.config), random=random_source(app.config), workers=workers,
+                progress=lambda n: bar.update(n),
+            )
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    else:
+        for bad in report.invalid:
+            click.echo(f"row {bad['row']}: {bad['field']}: {bad['reason']}", err=True)
+        click.echo(f"created {report.created} offers, skipped {report.skipped_existing} already offered, {len(report.invalid)} invalid rows")
+
+
 keystore_option = click.option("--keystore", envvar="CIVICID_ISSUER_KEYSTORE", required=True, type=click.Path(dir_okay=False),
                                help="Encrypted keystore file [env CIVICID_ISSUER_KEYSTORE]")
 passphrase_option = click.option("--passphrase", envvar="CIVICID_ISSUER_KEYSTORE_PASSPHRASE", prompt=True, hide_input=True,
