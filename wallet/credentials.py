@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .errors import CredentialNotFound, NetworkError, WalletError
-from .transport import Http
+
+if TYPE_CHECKING:
+    from .transport import Http
 
 __all__ = ["LOCALES", "ClaimRow", "find", "claim_rows", "type_name", "issuer_name", "label_for", "live_status",
            "summary", "path_text"]
