@@ -8,6 +8,7 @@ issuer, holder and verifier never re-encode a disclosure they received.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 from dataclasses import dataclass
@@ -32,7 +33,18 @@ def digest(encoded: str, alg: str = SD_ALG) -> Digest:
     """Section 4.2.3: the base64url hash of the ASCII disclosure string."""
     if alg != SD_ALG:
         raise UnsupportedAlgorithm("_sd_alg must be 'sha-256'")
-    return Digest(b64url_encode(hashlib.sha256(encoded.encode("ascii")).digest()))
+    return _sha256_b64url(encoded)
+
+
+_sha256 = hashlib.sha256
+_b2a_base64 = binascii.b2a_base64
+_STANDARD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _sha256_b64url(encoded: str) -> Digest:
+    # A SHA-256 digest is 32 bytes: 43 base64 characters and one '=' of padding, dropped here.
+    raw = _b2a_base64(_sha256(encoded.encode("ascii")).digest(), newline=False)
+    return Digest(raw[:43].translate(_STANDARD_TO_URLSAFE).decode("ascii"))
 
 
 def decoy_digest(random_bytes: bytes) -> Digest:
@@ -62,22 +74,30 @@ class Disclosure:
     @classmethod
     def parse(cls, encoded: str, max_depth: int = DEFAULT_LIMITS.max_depth) -> "Disclosure":
         """Section 7.1 step 3: decode and validate one disclosure from outside."""
-        array = json_loads(b64url_decode(encoded, "disclosure"), "disclosure", max_depth)
-        if not isinstance(array, list) or len(array) not in (2, 3):
-            raise MalformedSDJWT("disclosure must be a JSON array of 2 or 3 elements")
-        salt = array[0]
-        if not isinstance(salt, str):
-            raise MalformedSDJWT("disclosure salt must be a string")
-        if len(array) == 3:
-            name = array[1]
-            if not isinstance(name, str):
-                raise MalformedSDJWT("disclosure claim name must be a string")
-            if name in _RESERVED_NAMES:
-                raise MalformedSDJWT(f"disclosure claim name {name!r} is reserved by RFC 9901")
-            return cls(encoded, salt, name, array[2], digest(encoded))
-        return cls(encoded, salt, None, array[1], digest(encoded))
+        return cls(encoded, *_parse(encoded, max_depth))
 
     def __repr__(self) -> str:
         # Never show salts or values: a repr can end up in a log line.
         kind = "array element" if self.name is None else f"claim {self.name!r}"
         return f"Disclosure({kind}, digest={self.digest})"
+
+
+def _parse(encoded: str, max_depth: int) -> tuple[str, str | None, Any, Digest]:
+    """The checks of :meth:`Disclosure.parse`; returns ``(salt, name, value, digest)``.
+
+    The verifier calls this directly: it needs the parts, not an object per disclosure.
+    """
+    array = json_loads(b64url_decode(encoded, "disclosure"), "disclosure", max_depth)
+    if array.__class__ is not list or len(array) not in (2, 3):
+        raise MalformedSDJWT("disclosure must be a JSON array of 2 or 3 elements")
+    salt = array[0]
+    if salt.__class__ is not str:
+        raise MalformedSDJWT("disclosure salt must be a string")
+    if len(array) == 3:
+        name = array[1]
+        if name.__class__ is not str:
+            raise MalformedSDJWT("disclosure claim name must be a string")
+        if name in _RESERVED_NAMES:
+            raise MalformedSDJWT(f"disclosure claim name {name!r} is reserved by RFC 9901")
+        return salt, name, array[2], _sha256_b64url(encoded)
+    return salt, None, array[1], _sha256_b64url(encoded)

@@ -48,34 +48,12 @@ class CompactJWS:
 
     @classmethod
     def parse(cls, token: str, what: str = "JWT", max_depth: int = DEFAULT_LIMITS.max_depth) -> "CompactJWS":
-        if not isinstance(token, str):
-            raise MalformedSDJWT(f"{what} must be a string")
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise MalformedSDJWT(f"{what} is not a compact JWS (expected three '.'-separated parts)")
-        header = dict(_parse_header(parts[0], what, max_depth))
-        payload = json_loads(b64url_decode(parts[1], f"{what} payload"), f"{what} payload", max_depth)
-        if not isinstance(header, dict) or not isinstance(payload, dict):
-            raise MalformedSDJWT(f"{what} header and payload must be JSON objects")
-        signature = b64url_decode(parts[2], f"{what} signature")
-        signing_input = token[: len(parts[0]) + 1 + len(parts[1])].encode("ascii")
-        return cls(header, payload, signing_input, signature)
+        header, payload, signing_input, signature = _parse(token, what, max_depth)
+        return cls(dict(header), payload, signing_input, signature)
 
     def check_header(self, algorithms: Collection[str], typ: str | None, what: str = "JWT") -> str:
         """Check ``alg`` against the allow-list and ``typ`` exactly; return the alg."""
-        alg = self.header.get("alg")
-        if not isinstance(alg, str) or alg not in algorithms or alg not in ALLOWED_ALGORITHMS:
-            raise UnsupportedAlgorithm(
-                f"{what} alg is not allowed; accepted: {', '.join(sorted(set(algorithms) & ALLOWED_ALGORITHMS))}"
-            )
-        forbidden = _FORBIDDEN_HEADERS.intersection(self.header)
-        if forbidden:
-            raise MalformedSDJWT(
-                f"{what} header parameter {sorted(forbidden)[0]!r} is not accepted; keys come from the registry or cnf"
-            )
-        if typ is not None and self.header.get("typ") != typ:
-            raise MalformedSDJWT(f"{what} typ must be {typ!r}")
-        return alg
+        return _check_header(self.header, algorithms, typ, what)
 
     def verify_signature(self, key: PublicKey, what: str = "JWT") -> None:
         """Raise :class:`SignatureInvalid` unless the signature verifies under ``key``."""
@@ -83,6 +61,45 @@ class CompactJWS:
             raise UnsupportedAlgorithm(f"{what} alg does not match the type of its verification key")
         if not key.verify(self.signing_input, self.signature):
             raise SignatureInvalid(f"{what} signature does not verify; the token was altered or signed by another key")
+
+
+def _parse(token: str, what: str, max_depth: int) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """The checks of :meth:`CompactJWS.parse`; returns ``(header, payload, signing input, signature)``.
+
+    The header is the memoised parse: the caller must not change it (the verifier only reads it).
+    """
+    if token.__class__ is not str and not isinstance(token, str):
+        raise MalformedSDJWT(f"{what} must be a string")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedSDJWT(f"{what} is not a compact JWS (expected three '.'-separated parts)")
+    encoded_header, encoded_payload, encoded_signature = parts
+    header = _parse_header(encoded_header, what, max_depth)
+    payload = json_loads(b64url_decode(encoded_payload, f"{what} payload"), f"{what} payload", max_depth)
+    if header.__class__ is not dict or payload.__class__ is not dict:
+        raise MalformedSDJWT(f"{what} header and payload must be JSON objects")
+    # Strict base64url has one spelling per byte string, so the signature is canonical:
+    # a presentation cannot be altered by re-spelling it (the KB-JWT signature is not covered by sd_hash).
+    signature = b64url_decode(encoded_signature, f"{what} signature")
+    signing_input = token[: len(encoded_header) + 1 + len(encoded_payload)].encode("ascii")
+    return header, payload, signing_input, signature
+
+
+def _check_header(header: dict[str, Any], algorithms: Collection[str], typ: str | None, what: str) -> str:
+    """See :meth:`CompactJWS.check_header`."""
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in algorithms or alg not in ALLOWED_ALGORITHMS:
+        raise UnsupportedAlgorithm(
+            f"{what} alg is not allowed; accepted: {', '.join(sorted(set(algorithms) & ALLOWED_ALGORITHMS))}"
+        )
+    if not _FORBIDDEN_HEADERS.isdisjoint(header):
+        forbidden = _FORBIDDEN_HEADERS.intersection(header)
+        raise MalformedSDJWT(
+            f"{what} header parameter {sorted(forbidden)[0]!r} is not accepted; keys come from the registry or cnf"
+        )
+    if typ is not None and header.get("typ") != typ:
+        raise MalformedSDJWT(f"{what} typ must be {typ!r}")
+    return alg  # type: ignore[no-any-return]
 
 
 def sign_compact(header: dict[str, Any], payload: dict[str, Any], key: PrivateKey) -> str:

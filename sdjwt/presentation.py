@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from .disclosure import ARRAY_KEY, SD_KEY, Digest, Disclosure
+from .disclosure import _parse as _parse_disclosure
 from .encoding import DEFAULT_LIMITS, Limits, b64url_encode
 from .errors import ClaimNotAvailable, LimitExceeded, MalformedSDJWT
 from .issuance import ClaimPath
@@ -39,24 +40,9 @@ class SDJWT:
     @classmethod
     def parse(cls, text: str, limits: Limits = DEFAULT_LIMITS) -> "SDJWT":
         """Section 4 serialisation: ``<JWT>~<D1>~...~<Dn>~[<KB-JWT>]``, within ``limits``."""
-        if not isinstance(text, str):
-            raise MalformedSDJWT("SD-JWT must be a string")
-        if len(text) > limits.max_length:
-            raise LimitExceeded(f"SD-JWT is longer than {limits.max_length} characters")
-        if not text.isascii():
-            raise MalformedSDJWT("SD-JWT must be ASCII (base64url parts separated by '~')")
-        parts = text.split("~")
-        if len(parts) < 2:
-            raise MalformedSDJWT("SD-JWT has no '~' separator; expected <JWT>~<disclosures>~[<KB-JWT>]")
-        if len(parts) - 2 > limits.max_disclosures:
-            raise LimitExceeded(f"SD-JWT has more than {limits.max_disclosures} disclosures")
-        jwt, encoded, last = parts[0], parts[1:-1], parts[-1]
-        if not jwt:
-            raise MalformedSDJWT("SD-JWT has an empty issuer-signed JWT")
-        if any(not d for d in encoded):
-            raise MalformedSDJWT("SD-JWT has an empty disclosure ('~~')")
-        disclosures = tuple(Disclosure.parse(d, limits.max_depth) for d in encoded)
-        return cls(jwt, disclosures, last or None)
+        jwt, parsed, kb_jwt = _split(text, limits)
+        disclosures = tuple(Disclosure(encoded, *parts) for encoded, parts in parsed)
+        return cls(jwt, disclosures, kb_jwt)
 
     def without_key_binding(self) -> str:
         """The presentation as it is hashed into ``sd_hash``."""
@@ -82,6 +68,34 @@ class SDJWT:
                 raise ClaimNotAvailable(f"the credential has no claim at {_show(path)}")
         chosen = tuple(d for d in self.disclosures if d.digest in keep)
         return SDJWT(self.jwt, chosen, None)
+
+
+def _split(
+    text: str, limits: Limits
+) -> tuple[str, list[tuple[str, tuple[str, str | None, Any, Digest]]], str | None]:
+    """The checks of :meth:`SDJWT.parse`; returns ``(jwt, [(encoded, (salt, name, value, digest))], kb_jwt)``.
+
+    The verifier calls this directly: it needs the parts, not an object per disclosure.
+    """
+    if not isinstance(text, str):
+        raise MalformedSDJWT("SD-JWT must be a string")
+    if len(text) > limits.max_length:
+        raise LimitExceeded(f"SD-JWT is longer than {limits.max_length} characters")
+    if not text.isascii():
+        raise MalformedSDJWT("SD-JWT must be ASCII (base64url parts separated by '~')")
+    parts = text.split("~")
+    if len(parts) < 2:
+        raise MalformedSDJWT("SD-JWT has no '~' separator; expected <JWT>~<disclosures>~[<KB-JWT>]")
+    if len(parts) - 2 > limits.max_disclosures:
+        raise LimitExceeded(f"SD-JWT has more than {limits.max_disclosures} disclosures")
+    jwt, last = parts[0], parts[-1]
+    del parts[0], parts[-1]
+    if not jwt:
+        raise MalformedSDJWT("SD-JWT has an empty issuer-signed JWT")
+    if "" in parts:
+        raise MalformedSDJWT("SD-JWT has an empty disclosure ('~~')")
+    max_depth = limits.max_depth
+    return jwt, [(encoded, _parse_disclosure(encoded, max_depth)) for encoded in parts], last or None
 
 
 def _show(path: ClaimPath) -> str:

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Mapping
 
-from .disclosure import ARRAY_KEY, SD_ALG, SD_KEY, Digest, Disclosure
+from .disclosure import ARRAY_KEY, SD_ALG, SD_KEY, Disclosure
 from .encoding import DEFAULT_LIMITS, Limits, b64url_encode
 from .errors import (
     DisclosureMismatch,
@@ -29,14 +29,16 @@ from .errors import (
     MalformedSDJWT,
     NotYetValid,
     SDJWTError,
+    SignatureInvalid,
     UnknownIssuerKey,
     UnsupportedAlgorithm,
 )
 from .issuance import ClaimPath
 from .jwk import public_key_from_jwk
-from .jws import CompactJWS
-from .keys import PublicKey
-from .presentation import SDJWT, sd_hash
+from .jws import _check_header
+from .jws import _parse as _parse_jws
+from .keys import Ed25519PublicKey, P256PublicKey, PublicKey
+from .presentation import _split, sd_hash
 from .vc import KB_TYP, NEVER_DISCLOSABLE, TYP, StatusReference
 
 __all__ = ["IssuerKeyLookup", "StatusCheck", "VerifiedSDJWT", "verify", "DEFAULT_LEEWAY", "DEFAULT_KB_MAX_AGE"]
@@ -83,6 +85,9 @@ class VerifiedSDJWT:
         return value if isinstance(value, int) else None
 
 
+_KEY_CLASSES = (Ed25519PublicKey, P256PublicKey)
+
+
 def _numeric_date(claims: Mapping[str, Any], name: str, what: str) -> int | None:
     value = claims.get(name)
     if value is None:
@@ -100,153 +105,147 @@ def _same(got: Any, expected: str) -> bool:
     return hmac.compare_digest(got.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
-def _require_canonical_signature(token: str, jws: CompactJWS, what: str) -> None:
-    """Refuse a signature whose base64url text is not the canonical encoding of its bytes.
+def _replace_digests(
+    payload: dict[str, Any],
+    by_digest: dict[str, tuple[str | None, Any]],
+    max_depth: int,
+    seen: set[str] | None = None,
+) -> tuple[dict[str, Any], list[ClaimPath], int]:
+    """RFC 9901 section 7.1 step 3: put disclosures in place of their digests.
 
-    Base64url leaves unused low bits in the last character, so several strings
-    decode to the same signature. Accepting them would let anyone change a
-    presentation without detection (the KB-JWT signature is not covered by
-    ``sd_hash``, and a presentation without key binding is covered by nothing).
+    ``by_digest`` maps each presented disclosure's digest to its ``(name, value)``
+    (``name`` is ``None`` for an array element). Returns the processed claims, the
+    paths that came from disclosures (innermost first) and how many disclosures a
+    digest referenced. JSON gives exact ``dict``/``list``/``str`` types, so the
+    walk tests classes by identity. ``seen`` collects every digest met.
     """
-    if b64url_encode(jws.signature) != token.rsplit(".", 1)[-1]:
-        raise MalformedSDJWT(f"{what} signature is not canonical base64url; re-encode it")
+    if seen is None:
+        seen = set()
+    disclosed: list[ClaimPath] = []
+    used = 0
 
-
-class _Processor:
-    """RFC 9901 section 7.1 step 3: put disclosures in place of their digests."""
-
-    def __init__(self, disclosures: tuple[Disclosure, ...], max_depth: int) -> None:
-        self.by_digest: dict[Digest, Disclosure] = {}
-        for disclosure in disclosures:
-            if disclosure.digest in self.by_digest:
-                # Step 3.4 (and 7.3): the same disclosure twice is refused.
-                raise DisclosureMismatch("a disclosure appears more than once in the presentation")
-            self.by_digest[disclosure.digest] = disclosure
-        self.seen: set[str] = set()
-        self.used: set[Digest] = set()
-        self.disclosed: list[ClaimPath] = []
-        self.max_depth = max_depth
-
-    def _claim_digest(self, digest: Any) -> Disclosure | None:
-        if not isinstance(digest, str):
-            raise MalformedSDJWT("every digest must be a string")
-        # Step 3.4: a digest may appear only once in the whole payload, disclosures included.
-        if digest in self.seen:
-            raise DisclosureMismatch("a digest appears more than once in the credential")
-        self.seen.add(digest)
-        found = self.by_digest.get(Digest(digest))
-        if found is not None:
-            self.used.add(found.digest)
-        return found
-
-    def value(self, value: Any, path: ClaimPath) -> Any:
-        if len(path) > self.max_depth:
-            raise LimitExceeded(f"credential nests deeper than {self.max_depth} levels")
-        if isinstance(value, dict):
-            return self.obj(value, path)
-        if isinstance(value, list):
-            return self.array(value, path)
-        return value
-
-    def obj(self, obj: dict[str, Any], path: ClaimPath) -> dict[str, Any]:
+    def obj(node: dict[str, Any], path: ClaimPath) -> dict[str, Any]:
+        nonlocal used
         result: dict[str, Any] = {}
-        for name, child in obj.items():
-            if name == SD_KEY or name == "_sd_alg" and not path:
+        # Every child sits one level below this object.
+        deep = len(path) >= max_depth
+        top = not path
+        for name, child in node.items():
+            if name == SD_KEY or name == "_sd_alg" and top:
                 continue
             if name == ARRAY_KEY or name == "_sd_alg":
                 raise DisclosureMismatch(f"claim name {name!r} is reserved and must not appear in the payload")
-            result[name] = self.value(child, path + (name,))
-        digests = obj.get(SD_KEY)
+            if deep:
+                raise LimitExceeded(f"credential nests deeper than {max_depth} levels")
+            kind = child.__class__
+            if kind is dict:
+                child = obj(child, path + (name,))
+            elif kind is list:
+                child = array(child, path + (name,))
+            result[name] = child
+        digests = node.get(SD_KEY)
         if digests is None:
             return result
-        if not isinstance(digests, list):
+        if digests.__class__ is not list:
             raise MalformedSDJWT("'_sd' must be an array of digests")
         for digest in digests:
             # Step 3.2.1: find the disclosure for each digest in `_sd`.
-            disclosure = self._claim_digest(digest)
-            if disclosure is None:
+            if digest.__class__ is not str:
+                raise MalformedSDJWT("every digest must be a string")
+            # Step 3.4: a digest may appear only once in the whole payload, disclosures included.
+            if digest in seen:
+                raise DisclosureMismatch("a digest appears more than once in the credential")
+            seen.add(digest)
+            found = by_digest.get(digest)
+            if found is None:
                 continue  # An undisclosed claim or a decoy.
+            used += 1
+            name, value = found
             # Step 3.2.2: it must be an object property disclosure ...
-            if disclosure.name is None:
+            if name is None:
                 raise DisclosureMismatch("an array element disclosure is referenced from an object's '_sd'")
             # ... whose name is not already present at this level.
-            if disclosure.name in result:
+            if name in result:
                 raise DisclosureMismatch("a disclosed claim name already exists in the same object")
-            sub = path + (disclosure.name,)
-            result[disclosure.name] = self.value(disclosure.value, sub)
-            self.disclosed.append(sub)
+            sub = path + (name,)
+            if deep:
+                raise LimitExceeded(f"credential nests deeper than {max_depth} levels")
+            kind = value.__class__
+            if kind is dict:
+                value = obj(value, sub)
+            elif kind is list:
+                value = array(value, sub)
+            result[name] = value
+            disclosed.append(sub)
         return result
 
-    def array(self, array: list[Any], path: ClaimPath) -> list[Any]:
+    def array(node: list[Any], path: ClaimPath) -> list[Any]:
+        nonlocal used
         result: list[Any] = []
-        for item in array:
-            sub = path + (len(result),)
-            if isinstance(item, dict) and ARRAY_KEY in item:
+        deep = len(path) >= max_depth
+        for item in node:
+            kind = item.__class__
+            if kind is dict and ARRAY_KEY in item:
                 if len(item) != 1:
                     raise DisclosureMismatch("an array digest object must hold only the '...' key")
                 # Step 3.3: an array element digest.
-                disclosure = self._claim_digest(item[ARRAY_KEY])
-                if disclosure is None:
+                digest = item[ARRAY_KEY]
+                if digest.__class__ is not str:
+                    raise MalformedSDJWT("every digest must be a string")
+                if digest in seen:
+                    raise DisclosureMismatch("a digest appears more than once in the credential")
+                seen.add(digest)
+                found = by_digest.get(digest)
+                if found is None:
                     continue  # Step 3.3.3: an undisclosed element is removed.
-                if disclosure.name is not None:
+                used += 1
+                name, item = found
+                if name is not None:
                     raise DisclosureMismatch("an object property disclosure is referenced from an array element")
-                result.append(self.value(disclosure.value, sub))
-                self.disclosed.append(sub)
+                sub = path + (len(result),)
+                if deep:
+                    raise LimitExceeded(f"credential nests deeper than {max_depth} levels")
+                kind = item.__class__
+                if kind is dict:
+                    item = obj(item, sub)
+                elif kind is list:
+                    item = array(item, sub)
+                result.append(item)
+                disclosed.append(sub)
             else:
-                result.append(self.value(item, sub))
+                if deep:
+                    raise LimitExceeded(f"credential nests deeper than {max_depth} levels")
+                if kind is dict:
+                    item = obj(item, path + (len(result),))
+                elif kind is list:
+                    item = array(item, path + (len(result),))
+                result.append(item)
         return result
 
+    claims = obj(payload, ())
+    return claims, disclosed, used
 
-def _verify_key_binding(
-    parsed: SDJWT,
-    claims: Mapping[str, Any],
-    *,
-    algorithms: Collection[str],
-    audience: str | None,
-    nonce: str | None,
-    now: int,
-    leeway: int,
-    max_age: int,
-    max_depth: int,
-) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-    """RFC 9901 section 7.3 step 5: verify the KB-JWT; return (holder JWK, KB-JWT payload)."""
-    if parsed.kb_jwt is None:
-        raise KeyBindingError("key binding is required but the presentation has no KB-JWT; present it with the holder key")
-    cnf = claims.get("cnf")
-    holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
-    if not isinstance(holder_jwk, dict):
-        raise KeyBindingError("the credential has no 'cnf.jwk' holder key, so it cannot be key-bound")
-    try:
-        holder_key = public_key_from_jwk(holder_jwk)
-        kb = CompactJWS.parse(parsed.kb_jwt, "KB-JWT", max_depth)
-        # 5a: typ must be kb+jwt; alg must be allowed.
-        kb.check_header(algorithms, KB_TYP, "KB-JWT")
-        # 5b: the signature verifies with the key in cnf.
-        kb.verify_signature(holder_key, "KB-JWT")
-        _require_canonical_signature(parsed.kb_jwt, kb, "KB-JWT")
-    except SDJWTError as exc:
-        raise KeyBindingError(f"key binding failed: {exc.message}") from exc
-    payload = kb.payload
-    # 5c: iat within the acceptable window.
-    iat = payload.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, int):
-        raise KeyBindingError("KB-JWT has no integer 'iat'")
-    if iat > now + leeway:
-        raise KeyBindingError("KB-JWT 'iat' is in the future; check the wallet's clock")
-    if iat < now - max_age - leeway:
-        raise KeyBindingError("KB-JWT is too old; the wallet must create a fresh presentation")
-    # 5d: nonce and aud, compared in constant time.
-    if audience is not None:
-        if not _same(payload.get("aud"), audience):
-            raise KeyBindingError("KB-JWT 'aud' does not name this verifier")
-    if nonce is not None:
-        if not _same(payload.get("nonce"), nonce):
-            raise KeyBindingError("KB-JWT 'nonce' does not match this request; start a new request")
-    # 5e: sd_hash over exactly the disclosures sent.
-    expected = sd_hash(parsed.without_key_binding())
-    if not _same(payload.get("sd_hash"), expected):
-        raise KeyBindingError("KB-JWT 'sd_hash' does not match the presented disclosures")
-    return holder_jwk, payload
+
+class _Processor:
+    """Step 3 over :class:`Disclosure` objects, for tests that run the RFC's steps one by one."""
+
+    def __init__(self, disclosures: tuple[Disclosure, ...], max_depth: int) -> None:
+        self.by_digest: dict[str, tuple[str | None, Any]] = {}
+        for disclosure in disclosures:
+            if disclosure.digest in self.by_digest:
+                raise DisclosureMismatch("a disclosure appears more than once in the presentation")
+            self.by_digest[disclosure.digest] = (disclosure.name, disclosure.value)
+        self.max_depth = max_depth
+        self.used: set[str] = set()
+        self.disclosed: list[ClaimPath] = []
+
+    def obj(self, obj: dict[str, Any], path: ClaimPath = ()) -> dict[str, Any]:
+        if path:
+            raise ValueError("processing starts at the payload's root")
+        seen: set[str] = set()
+        claims, self.disclosed, _ = _replace_digests(obj, self.by_digest, self.max_depth, seen)
+        self.used = seen.intersection(self.by_digest)
+        return claims
 
 
 def verify(
@@ -274,47 +273,58 @@ def verify(
         raise ValueError("key binding needs the expected audience and nonce")
     if not algorithms:
         raise ValueError("algorithms must name at least one allowed algorithm")
+    max_depth = limits.max_depth
 
     # Section 7.1 step 1: separate the issuer-signed JWT and the disclosures (within limits).
-    parsed = SDJWT.parse(presentation, limits)
-    jws = CompactJWS.parse(parsed.jwt, "issuer-signed JWT", limits.max_depth)
+    # The parts are kept as plain values: this is the hot path, and nothing here is returned.
+    jwt, disclosures, kb_jwt = _split(presentation, limits)
+    header, payload, signing_input, signature = _parse_jws(jwt, "issuer-signed JWT", max_depth)
 
     # Step 2.1: `none` and anything off the allow-list are refused; SD-JWT VC section 3.2.1: typ.
-    alg = jws.check_header(algorithms, None, "issuer-signed JWT")
-    header_typ = jws.header.get("typ")
+    alg = _check_header(header, algorithms, None, "issuer-signed JWT")
+    header_typ = header.get("typ")
     if not isinstance(header_typ, str) or header_typ not in typ:
         raise MalformedSDJWT(f"issuer-signed JWT typ must be one of: {', '.join(sorted(typ))}")
-    payload = jws.payload
     iss = payload.get("iss")
     if not isinstance(iss, str) or not iss:
         raise MalformedSDJWT("issuer-signed JWT has no 'iss'; civicid looks up issuer keys by it")
-    kid = jws.header.get("kid")
+    kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise MalformedSDJWT("issuer-signed JWT 'kid' must be a string")
     iat = _numeric_date(payload, "iat", "issuer-signed JWT")
 
     # Step 2.2: verify the signature with the issuer's key as it was at `iat`.
     key = issuer_key(iss, kid, iat)
-    if not callable(getattr(key, "verify", None)) or not isinstance(getattr(key, "alg", None), str):
+    if key.__class__ not in _KEY_CLASSES and (
+        not callable(getattr(key, "verify", None)) or not isinstance(getattr(key, "alg", None), str)
+    ):
         raise UnknownIssuerKey("no verification key is known for this issuer and kid")
     if key.alg != alg:
         raise UnsupportedAlgorithm("issuer-signed JWT alg does not match the issuer's key type")
-    jws.verify_signature(key, "issuer-signed JWT")
-    _require_canonical_signature(parsed.jwt, jws, "issuer-signed JWT")
+    if not key.verify(signing_input, signature):
+        raise SignatureInvalid(
+            "issuer-signed JWT signature does not verify; the token was altered or signed by another key"
+        )
+    # The signature's base64url is canonical: the strict decoder refuses any other spelling.
 
     # Step 2.3: `_sd_alg` must be one we support.
     if payload.get("_sd_alg", SD_ALG) != SD_ALG:
         raise UnsupportedAlgorithm("_sd_alg must be 'sha-256'")
 
     # Step 3: replace digests with disclosures, refusing duplicates and reserved names.
-    processor = _Processor(parsed.disclosures, limits.max_depth)
-    claims = processor.obj(payload, ())
+    by_digest: dict[str, tuple[str | None, Any]] = {}
+    for _encoded, (_salt, name, value, digest) in disclosures:
+        if digest in by_digest:
+            # Step 3.4 (and 7.3): the same disclosure twice is refused.
+            raise DisclosureMismatch("a disclosure appears more than once in the presentation")
+        by_digest[digest] = (name, value)
+    claims, disclosed, used = _replace_digests(payload, by_digest, max_depth)
     # Step 4: every disclosure must be referenced by a digest somewhere.
-    if len(processor.used) != len(parsed.disclosures):
+    if used != len(disclosures):
         raise DisclosureMismatch("a disclosure is not referenced by any digest the issuer signed")
     # SD-JWT VC section 3.2.2.2: registered claims must stay in the issuer-signed payload;
     # were `exp` or `status` disclosable, a holder could simply withhold them.
-    for path in processor.disclosed:
+    for path in disclosed:
         if len(path) == 1 and path[0] in NEVER_DISCLOSABLE:
             raise DisclosureMismatch(
                 f"claim {path[0]!r} must not be selectively disclosed; the issuer must put it in the signed payload"
@@ -337,9 +347,12 @@ def verify(
     # Section 7.3 step 5: key binding.
     holder_jwk: Mapping[str, Any] | None = None
     kb_payload: Mapping[str, Any] | None = None
-    if require_key_binding or parsed.kb_jwt is not None:
+    if require_key_binding or kb_jwt is not None:
+        # The SD-JWT as hashed into sd_hash: everything up to and including the last '~'.
+        presented = presentation[: len(presentation) - len(kb_jwt)] if kb_jwt is not None else presentation
         holder_jwk, kb_payload = _verify_key_binding(
-            parsed,
+            kb_jwt,
+            presented,
             claims,
             algorithms=holder_algorithms,
             audience=audience,
@@ -347,7 +360,7 @@ def verify(
             now=now,
             leeway=leeway,
             max_age=kb_max_age,
-            max_depth=limits.max_depth,
+            max_depth=max_depth,
         )
 
     # Token Status List section 8: the referenced status must be VALID.
@@ -357,4 +370,57 @@ def verify(
             raise InvalidSDJWT("the credential has no status reference, but this verifier requires one")
         status(reference)
 
-    return VerifiedSDJWT(dict(jws.header), claims, tuple(processor.disclosed), holder_jwk, kb_payload)
+    return VerifiedSDJWT(dict(header), claims, tuple(disclosed), holder_jwk, kb_payload)
+
+
+def _verify_key_binding(
+    kb_jwt: str | None,
+    presented: str,
+    claims: Mapping[str, Any],
+    *,
+    algorithms: Collection[str],
+    audience: str | None,
+    nonce: str | None,
+    now: int,
+    leeway: int,
+    max_age: int,
+    max_depth: int,
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """RFC 9901 section 7.3 step 5: verify the KB-JWT; return (holder JWK, KB-JWT payload)."""
+    if kb_jwt is None:
+        raise KeyBindingError("key binding is required but the presentation has no KB-JWT; present it with the holder key")
+    cnf = claims.get("cnf")
+    holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+    if not isinstance(holder_jwk, dict):
+        raise KeyBindingError("the credential has no 'cnf.jwk' holder key, so it cannot be key-bound")
+    try:
+        holder_key = public_key_from_jwk(holder_jwk)
+        header, payload, signing_input, signature = _parse_jws(kb_jwt, "KB-JWT", max_depth)
+        # 5a: typ must be kb+jwt; alg must be allowed.
+        _check_header(header, algorithms, KB_TYP, "KB-JWT")
+        # 5b: the signature verifies with the key in cnf (its base64url is canonical, see above).
+        if holder_key.alg != header.get("alg"):
+            raise UnsupportedAlgorithm("KB-JWT alg does not match the type of its verification key")
+        if not holder_key.verify(signing_input, signature):
+            raise SignatureInvalid("KB-JWT signature does not verify; the token was altered or signed by another key")
+    except SDJWTError as exc:
+        raise KeyBindingError(f"key binding failed: {exc.message}") from exc
+    # 5c: iat within the acceptable window.
+    iat = payload.get("iat")
+    if isinstance(iat, bool) or not isinstance(iat, int):
+        raise KeyBindingError("KB-JWT has no integer 'iat'")
+    if iat > now + leeway:
+        raise KeyBindingError("KB-JWT 'iat' is in the future; check the wallet's clock")
+    if iat < now - max_age - leeway:
+        raise KeyBindingError("KB-JWT is too old; the wallet must create a fresh presentation")
+    # 5d: nonce and aud, compared in constant time.
+    if audience is not None:
+        if not _same(payload.get("aud"), audience):
+            raise KeyBindingError("KB-JWT 'aud' does not name this verifier")
+    if nonce is not None:
+        if not _same(payload.get("nonce"), nonce):
+            raise KeyBindingError("KB-JWT 'nonce' does not match this request; start a new request")
+    # 5e: sd_hash over exactly the disclosures sent.
+    if not _same(payload.get("sd_hash"), sd_hash(presented)):
+        raise KeyBindingError("KB-JWT 'sd_hash' does not match the presented disclosures")
+    return holder_jwk, payload
