@@ -7,7 +7,7 @@ from pathlib import Path
 
 from wallet.store import WALLET_FILE
 
-from .conftest import PASSPHRASE, Runner
+from wallet_support import PASSPHRASE, Runner
 
 
 def test_init_then_list_empty(run: Runner) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from wallet.store import KdfParams, Store
 
-from .conftest import PASSPHRASE
+from wallet_support import PASSPHRASE
 
 _WRITER = textwrap.dedent(
     """

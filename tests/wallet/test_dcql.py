@@ -9,7 +9,7 @@ import pytest
 from wallet.dcql import DCQLQuery, resolve, select
 from wallet.errors import InvalidRequest, NoMatchingCredential
 
-from .conftest import CLAIMS, NATIONAL_ID
+from wallet_support import CLAIMS, NATIONAL_ID
 
 RECORD: dict[str, Any] = {"id": "a", "vct": NATIONAL_ID, "claims": CLAIMS, "copies": [{"used_by": []}]}
 OTHER: dict[str, Any] = {"id": "b", "vct": "urn:civicid:benefit_eligibility:1", "claims": {"level": 2},

@@ -12,8 +12,8 @@ import pytest
 import sdjwt
 from wallet.store import Store
 
-from .conftest import AGE_QUERY, CANARY, PASSPHRASE, Runner
-from .test_receive import received_id
+from wallet_support import AGE_QUERY, CANARY, PASSPHRASE, Runner
+from wallet_support import received_id
 
 
 def test_present_discloses_only_what_is_asked(run: Runner, issuer: Any, verifier: Any) -> None:

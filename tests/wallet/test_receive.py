@@ -11,19 +11,7 @@ import pytest
 
 from wallet.store import WALLET_FILE, Store
 
-from .conftest import CANARY, CLAIMS, NATIONAL_ID, PASSPHRASE, Runner
-
-
-def offer_link(issuer: Any, pin: str | None = None, ttl: float = 600, claims: dict[str, Any] | None = None) -> str:
-    offer_id = issuer.state.add_offer("national_id", claims or CLAIMS, pin=pin, ttl=ttl)
-    return "openid-credential-offer://?credential_offer_uri=" + urllib.parse.quote(f"{issuer.url}/offers/{offer_id}", safe="")
-
-
-def received_id(run: Runner, issuer: Any, **kwargs: Any) -> str:
-    run("init")
-    result = run("receive", offer_link(issuer, **kwargs), env={"CIVICID_WALLET_PIN": kwargs.get("pin") or ""})
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
+from wallet_support import CANARY, CLAIMS, NATIONAL_ID, PASSPHRASE, Runner, offer_link, received_id
 
 
 def test_receive_with_pin_then_list_and_show(run: Runner, issuer: Any) -> None:

@@ -11,8 +11,8 @@ import sdjwt
 from wallet.cli import DEFAULT_QR_AUDIENCE
 from wallet.qr import decode_image
 
-from .conftest import CANARY, Runner
-from .test_receive import received_id
+from wallet_support import CANARY, Runner
+from wallet_support import received_id
 
 
 def test_show_qr_png_decodes_to_a_verifying_presentation(run: Runner, issuer: Any, pki: Any, tmp_path: Path) -> None:

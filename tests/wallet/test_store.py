@@ -13,7 +13,7 @@ import pytest
 from wallet.errors import CorruptWallet, UnsupportedVersion, WalletExists, WalletLocked, WalletNotFound, WrongPassphrase
 from wallet.store import WALLET_FILE, Store
 
-from .conftest import CANARY, PASSPHRASE
+from wallet_support import CANARY, PASSPHRASE
 
 
 def _make(home: Path, **contents: object) -> None:

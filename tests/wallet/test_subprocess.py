@@ -15,7 +15,7 @@ import pytest
 
 import sdjwt
 
-from .conftest import AGE_QUERY, CANARY, CLAIMS, PASSPHRASE
+from wallet_support import AGE_QUERY, CANARY, CLAIMS, PASSPHRASE
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
