@@ -29,7 +29,7 @@ from .errors import MalformedInput, RegistryError
 from .state import LedgerState
 from .trust import IssuerKeyLookup, NotTrusted
 
-__all__ = ["RegistryClient", "RegistryUnavailable", "Fetch", "submit_entry", "http_fetch"]
+__all__ = ["RegistryClient", "RegistryUnavailable", "Fetch", "submit_entry", "http_fetch", "from_url"]
 
 Fetch = Callable[[str, "bytes | None"], tuple[int, bytes]]
 """``fetch(url, body_or_None) -> (status, body)``; POSTs JSON when a body is given."""
@@ -72,6 +72,31 @@ def submit_entry(base_url: str, entry: bytes) -> dict[str, Any]:
         raise RegistryUnavailable(f"the registry refused the entry (HTTP {exc.code}): {detail}") from exc
     except OSError as exc:
         raise RegistryUnavailable(f"the registry is unreachable ({type(exc).__name__})") from exc
+
+
+def from_url(url: str, policy: TrustPolicy | str | None = None, **kwargs: Any) -> "RegistryClient":
+    """A client for ``url`` pinned to ``policy`` (a TrustPolicy, or a path to its JSON file).
+
+    Without a policy the registry's own ``/policy`` is fetched once: trust on first use,
+    acceptable for a demo on one machine only; production pins the file.
+    """
+    if isinstance(policy, TrustPolicy):
+        pinned = policy
+    elif isinstance(policy, str):
+        try:
+            with open(policy, encoding="utf-8") as handle:
+                pinned = TrustPolicy.from_json(json.load(handle))
+        except (OSError, ValueError) as exc:
+            raise MalformedInput(f"the trust policy file {policy} cannot be read ({type(exc).__name__})") from exc
+    else:
+        status, raw = http_fetch(url.rstrip("/") + "/policy")
+        if status != 200:
+            raise RegistryUnavailable(f"the registry's /policy answered HTTP {status}")
+        try:
+            pinned = TrustPolicy.from_json(json.loads(raw))
+        except ValueError as exc:
+            raise RegistryUnavailable("the registry's /policy is not JSON") from exc
+    return RegistryClient(url, pinned, **kwargs)
 
 
 class RegistryClient:
@@ -155,10 +180,9 @@ class RegistryClient:
         if base != did:
             raise NotTrusted("the credential's kid names another DID than its issuer")
         state = self._verified(("did", did), lambda: self._get_json(f"/1.0/identifiers/{urllib.parse.quote(did, safe=':')}")["didResolutionMetadata"]["proof"])
-        try:
-            record = state.key_at(did, fragment, at)
-        except RegistryError as exc:
-            raise NotTrusted(f"the registry does not vouch for that key at that time: {exc.message}") from exc
+        # KeyNotValid (with its .rule: unknown_kid, not_yet_added, removed, compromised) and
+        # UnknownDID propagate as they are, so a verifier can tell its users which rule failed.
+        record = state.key_at(did, fragment, at)
         if "assertionMethod" not in record.key.purposes:
             raise NotTrusted("that key is not an assertionMethod key, so it cannot sign credentials")
         return record.key.key

@@ -30,7 +30,11 @@ class NotTrusted(RegistryError):
 
 class TrustSource(Protocol):
     def key_at(self, did: str, kid: str | None, at: int | None) -> sdjwt.PublicKey:
-        """The issuer's key named by ``kid`` as it was at time ``at``; raises NotTrusted."""
+        """The issuer's key named by ``kid`` as it was at time ``at``.
+
+        Raises :class:`NotTrusted`, or a more specific :class:`registry.errors.RegistryError`
+        (``KeyNotValid`` with its ``rule``, ``UnknownDID``, a proof error): catch ``RegistryError``.
+        """
         ...
 
     def check_accredited(self, did: str, vct: str, at: int) -> None:

@@ -18,7 +18,7 @@ from registry.checkpoint import CosignatureVerifier, Ed25519Signer, SignedNote, 
 from registry.client import RegistryClient
 from registry.credential_type import publish_op
 from registry.did import KeySpec, create_op, update_op
-from registry.errors import ConsistencyError, MalformedInput, ProofError
+from registry.errors import ConsistencyError, KeyNotValid, MalformedInput, ProofError
 from registry.merkle import root_hash
 from registry.tiles import TileHashReader, TileID, decode_entry_bundle
 from registry.trust import NotTrusted
@@ -158,7 +158,7 @@ def test_client_resolves_keys_accreditation_and_types_with_proofs(world: World) 
     assert client.credential_type(VCT)["name"] == "National identity card"
     with pytest.raises(NotTrusted, match="not accredited"):
         client.check_accredited(world.rogue, VCT, world.now)
-    with pytest.raises(NotTrusted, match="never had a key"):
+    with pytest.raises(KeyNotValid, match="never had a key"):
         client.key_at(world.office, f"{world.office}#key-9", world.now)
     with pytest.raises(NotTrusted, match="another DID"):
         client.key_at(world.office, f"{world.rogue}#key-1", world.now)
@@ -170,8 +170,9 @@ def test_rotation_keeps_old_credentials_verifying_and_new_ones_need_the_new_key(
     world.wait_for(6)
     client = RegistryClient(world.server.url, world.policy)
     assert client.key_at(world.office, f"{world.office}#key-1", world.now) == _key(2).public_key()
-    with pytest.raises(NotTrusted, match="removed"):
+    with pytest.raises(KeyNotValid, match="removed") as removed:
         client.key_at(world.office, f"{world.office}#key-1", world.now + 20)
+    assert removed.value.rule == "removed"
     assert client.key_at(world.office, f"{world.office}#key-2", world.now + 20) == _key(4).public_key()
 
 
@@ -255,6 +256,19 @@ def test_tampered_bundles_and_rollbacks_are_refused(world: World) -> None:
         bundle.verify(strict, now=world.now)
     with pytest.raises(MalformedInput):
         Bundle.from_json({"checkpoint": proof["checkpoint"], "entries": [{"seq": "1"}]})
+
+
+def test_from_url_pins_a_policy_file_or_fetches_it_once(world: World, tmp_path: Path) -> None:
+    from registry.client import from_url
+
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(world.policy.to_json()))
+    pinned = from_url(world.server.url, str(path))
+    assert pinned.policy == world.policy
+    assert from_url(world.server.url).policy.to_json() == world.policy.to_json()
+    path.write_text("nope")
+    with pytest.raises(MalformedInput, match="cannot be read"):
+        from_url(world.server.url, str(path))
 
 
 def test_offline_snapshot_answers_without_a_network(world: World, tmp_path: Path) -> None:
