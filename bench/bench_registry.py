@@ -129,7 +129,8 @@ def bench_tree(leaves: int, batch: int, samples: int, directory: Path) -> list[R
     rows.append(_row("proofs", f"inclusion generate at {size:,} p50", "sqlite", statistics.median(gen) * 1e6, "µs"))
     rows.append(_row("proofs", f"inclusion verify at {size:,} p50", "sqlite", statistics.median(ver) * 1e6, "µs"))
     rows.append(_row("proofs", f"inclusion generate+verify p50 / p99", "sqlite", statistics.median(total) * 1e6, "µs",
-                     f"p99 {_pct(total, 0.99) * 1e6:.0f} µs; < 1000 µs", _pct(total, 0.99) < 1e-3))  # fmt: skip
+                     f"p90 {_pct(total, 0.9) * 1e6:.0f}, p99 {_pct(total, 0.99) * 1e6:.0f} µs; p99 < 1000 µs",
+                     _pct(total, 0.99) < 1e-3))  # fmt: skip
 
     old_sizes = sorted({rng.randrange(1, size) for _ in range(32)})
     old_roots = {s: root_hash(s, store) for s in old_sizes}  # The verifier's cached tree heads.
@@ -147,7 +148,8 @@ def bench_tree(leaves: int, batch: int, samples: int, directory: Path) -> list[R
     rows.append(_row("proofs", f"consistency generate at {size:,} p50", "sqlite", statistics.median(gen) * 1e6, "µs"))
     rows.append(_row("proofs", f"consistency verify at {size:,} p50", "sqlite", statistics.median(ver) * 1e6, "µs"))
     rows.append(_row("proofs", f"consistency generate+verify p50 / p99", "sqlite", statistics.median(total) * 1e6, "µs",
-                     f"p99 {_pct(total, 0.99) * 1e6:.0f} µs; < 1000 µs", _pct(total, 0.99) < 1e-3))  # fmt: skip
+                     f"p90 {_pct(total, 0.9) * 1e6:.0f}, p99 {_pct(total, 0.99) * 1e6:.0f} µs; p99 < 1000 µs",
+                     _pct(total, 0.99) < 1e-3))  # fmt: skip
     t0 = time.perf_counter()
     for _ in range(samples):
         root_hash(size, store)
@@ -369,7 +371,7 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--tree-batch", type=int, default=50_000)
     parser.add_argument("--entries", type=int, default=10_240, help="signed entries per append run")
-    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=256)
     parser.add_argument("--samples", type=int, default=1_000)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile one SQLite submit run (stderr)")
