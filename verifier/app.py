@@ -60,15 +60,21 @@ def _trust(config: Mapping[str, Any]) -> TrustSource:
         return trust
     if config.get("TRUST_FILE"):
         return trust_from_file(config["TRUST_FILE"])
-    if config.get("REGISTRY_URL"):
-        try:
-            from registry import client  # type: ignore[attr-defined]
+    from registry import client
+    from registry.errors import RegistryError
 
-            factory = getattr(client, "from_url")
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError("REGISTRY_URL is set but registry.client.from_url is not available; use TRUST_FILE") from exc
-        return factory(config["REGISTRY_URL"])  # type: ignore[no-any-return]
-    raise ConfigError("no trust source: set CIVICID_VERIFIER_REGISTRY_URL or CIVICID_VERIFIER_TRUST_FILE")
+    try:
+        if config.get("REGISTRY_SNAPSHOT"):
+            # An offline counter: proof bundles checked against the pinned policy, no network.
+            if not config.get("REGISTRY_POLICY"):
+                raise ConfigError("REGISTRY_SNAPSHOT needs REGISTRY_POLICY, the trust policy file to check it against")
+            policy = client.from_url("http://offline.invalid", config["REGISTRY_POLICY"]).policy
+            return client.RegistryClient.from_snapshot(config["REGISTRY_SNAPSHOT"], policy)
+        if config.get("REGISTRY_URL"):
+            return client.from_url(config["REGISTRY_URL"], config.get("REGISTRY_POLICY"))
+    except RegistryError as exc:
+        raise ConfigError(f"the registry trust source cannot be set up: {exc}") from exc
+    raise ConfigError("no trust source: set CIVICID_VERIFIER_REGISTRY_URL (and REGISTRY_POLICY) or TRUST_FILE")
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

@@ -40,7 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_DIR": None,  # Extra policy files (*.json); same id replaces a shipped policy.
     "POLICY_PARAMS": {},  # {"resident": {"city": "Shenzhen"}}: deployment parameters per policy.
     "TRUST_FILE": None,  # A JSON trust snapshot (see docs/verifier.md) when no registry client is configured.
-    "REGISTRY_URL": None,  # The registry, through registry.client, when that client is installed.
+    "REGISTRY_URL": None,  # The registry, through registry.client (proofs checked against REGISTRY_POLICY).
+    "REGISTRY_POLICY": None,  # The pinned trust policy JSON file (log vkey, witnesses, quorum, roots).
+    "REGISTRY_SNAPSHOT": None,  # An offline registry snapshot (registry.client.RegistryClient.save_snapshot).
     "ALGORITHMS": ["EdDSA", "ES256"],
     "MAX_CONTENT_LENGTH": 256 * 1024,
 }
