@@ -278,6 +278,12 @@ def send_response(request: AuthorizationRequest, vp_token: Mapping[str, list[str
         detail = f": {description[:200]}" if isinstance(description, str) else ""
         raise PresentationFailed(f"the verifier refused the presentation ({error[:60]}){detail}")
     redirect = body.get("redirect_uri")
+    if body.get("decision") is False:
+        # civicid verifiers answer 200 with decision=false when a valid presentation does not
+        # satisfy their policy (docs/verifier.md); report it, with reason codes only.
+        reasons = body.get("reasons")
+        codes = ", ".join(str(r)[:60] for r in reasons[:5]) if isinstance(reasons, list) else ""
+        raise PresentationFailed(f"the verifier's policy was not satisfied{f' ({codes})' if codes else ''}")
     return VerifierAnswer(True, redirect if isinstance(redirect, str) else None,
                           {k: v for k, v in body.items() if k != "redirect_uri"})
 

@@ -170,3 +170,14 @@ def test_verifier_refusal_is_reported_and_logged(run: Runner, issuer: Any, verif
     assert result.exit_code == 1 and "error: presentation_failed:" in result.stderr
     history = json.loads(run("history", "--json").stdout)
     assert history[-1]["outcome"] == "failed: presentation_failed"
+
+
+def test_verifier_policy_decision_false_is_not_reported_as_accepted(run: Runner, issuer: Any, verifier: Any) -> None:
+    received_id(run, issuer)
+    verifier.state.decision = False
+    result = run("present", verifier.state.add_request(AGE_QUERY), "--yes")
+    assert result.exit_code == 1 and "policy was not satisfied (policy_not_met)" in result.stderr
+    assert "accepted" not in result.stderr
+    verifier.state.decision = True
+    result = run("present", verifier.state.add_request(AGE_QUERY), "--yes", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["answer"]["decision"] is True

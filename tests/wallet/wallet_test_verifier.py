@@ -42,6 +42,7 @@ class VerifierState:
     signing_key: Any = None  # A test knob: sign with another key.
     request_overrides: dict[str, Any] = field(default_factory=dict)
     url: str = ""
+    decision: bool | None = None  # A test knob: answer 200 with {"decision": ...} as civicid verifiers do.
 
     @property
     def client_id(self) -> str:
@@ -111,6 +112,8 @@ def create_app(state: VerifierState) -> Flask:
                 return jsonify({"error": "invalid_request", "error_description": "wrong vct"}), 400
             results[query["id"]] = {k: v for k, v in verified.claims.items() if k not in ("cnf", "status", "_sd_alg")}
         tx.result = results
+        if state.decision is not None:
+            return jsonify({"decision": state.decision, "reasons": [] if state.decision else ["policy_not_met"]})
         return jsonify({"redirect_uri": f"{state.url}/done/{tx.state[:6]}"})
 
     return app
