@@ -279,11 +279,14 @@ def _load_authority_key(path: str | None) -> Any:
     from .errors import KeystoreError
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            jwk = json.load(handle)
+        with open(path, "rb") as handle:
+            raw = handle.read(64 * 1024)
+        if len(raw) == 32:  # A seed file, as `civicid registry keygen` writes.
+            return Ed25519PrivateKey(raw)
+        jwk = json.loads(raw)
         return Ed25519PrivateKey(b64url_decode(jwk["d"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise KeystoreError("the authority key file must be an Ed25519 private JWK") from exc
+        raise KeystoreError("the authority key file must be an Ed25519 seed (32 bytes) or private JWK") from exc
 
 
 @cli.command()

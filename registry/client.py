@@ -127,7 +127,7 @@ class RegistryClient:
         if self.base_url is None:
             raise RegistryUnavailable("this client works from an offline snapshot that does not hold that answer")
         query = f"?known_size={self._known[0]}" if self._known else ""
-        url = self.base_url + path + (query if body is None else "")
+        url = self.base_url + path + query
         status, raw = self._fetch(url, json.dumps(body).encode() if body is not None else None)
         if len(raw) > _MAX_RESPONSE:
             raise RegistryUnavailable("the registry's answer is too large")
