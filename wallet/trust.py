@@ -64,19 +64,18 @@ def static_trust_from_json(data: Any) -> Any:
 def load_trust(registry_url: str | None, trust_file: str | None) -> Any:
     """The wallet's TrustSource, from the registry or an offline snapshot."""
     if registry_url:
+        import os
+
+        from registry import client as registry_client
+        from registry.errors import RegistryError
+
+        # The pinned trust policy (log key, witnesses, quorum, roots): CIVICID_WALLET_REGISTRY_POLICY.
+        # Without it the registry's own /policy is trusted on first use (a demo on one machine only).
+        policy_file = os.environ.get("CIVICID_WALLET_REGISTRY_POLICY")
         try:
-            from registry import client as registry_client  # type: ignore[attr-defined]
-        except ImportError as exc:
-            raise TrustConfigError("this civicid has no registry client yet; use an offline --trust snapshot") from exc
-        factory = getattr(registry_client, "RegistryClient", None)
-        if factory is None:
-            raise TrustConfigError("registry.client has no RegistryClient; use an offline --trust snapshot")
-        try:
-            return factory(registry_url)
-        except WalletError:
-            raise
-        except Exception as exc:  # The client's own errors: report one line.
-            raise TrustConfigError(f"cannot use the registry at {registry_url}") from exc
+            return registry_client.from_url(registry_url, policy_file)
+        except RegistryError as exc:
+            raise TrustConfigError(f"cannot use the registry at {registry_url}: {exc.message}") from exc
     if trust_file:
         try:
             raw = Path(trust_file).read_bytes()
