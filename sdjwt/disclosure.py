@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, NewType
 
-from .encoding import DEFAULT_LIMITS, b64url_decode, b64url_encode, json_loads
+from .encoding import DEFAULT_LIMITS, _decode_json_part, b64url_encode
 from .errors import MalformedSDJWT, UnsupportedAlgorithm
 
 __all__ = ["Digest", "Disclosure", "digest", "SD_ALG", "SD_KEY", "ARRAY_KEY", "decoy_digest"]
@@ -87,7 +87,7 @@ def _parse(encoded: str, max_depth: int) -> tuple[str, str | None, Any, Digest]:
 
     The verifier calls this directly: it needs the parts, not an object per disclosure.
     """
-    array = json_loads(b64url_decode(encoded, "disclosure"), "disclosure", max_depth)
+    array = _decode_json_part(encoded, "disclosure", "", max_depth)
     if array.__class__ is not list or len(array) not in (2, 3):
         raise MalformedSDJWT("disclosure must be a JSON array of 2 or 3 elements")
     salt = array[0]

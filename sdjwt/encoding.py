@@ -185,3 +185,40 @@ def check_depth(value: Any, max_depth: int, what: str = "JSON") -> None:
         for child in children:
             if isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))
+
+
+# The presentation's parts are decoded on the verifier's hot path, where call overhead and
+# the error-message f-strings cost as much as the work. These two functions inline the
+# common case, then hand anything else (and every error) to b64url_decode/json_loads,
+# which apply the same rules, raise the same errors, and name the part `what + suffix`.
+
+
+def _decode_part(encoded: str, what: str, suffix: str) -> bytes:
+    """``b64url_decode(encoded, what + suffix)``."""
+    try:
+        rest = len(encoded) & 3
+        if not (rest == 1 or "+" in encoded or "/" in encoded or "=" in encoded):
+            data = _a2b_base64(encoded.encode("ascii").translate(_URLSAFE_TO_STANDARD) + _PADDING[rest], strict_mode=True)
+            if not (rest and _ALPHABET_INDEX[encoded[-1]] & _UNUSED_BITS[rest]):
+                return data
+    except (TypeError, ValueError, KeyError):
+        pass
+    return b64url_decode(encoded, what + suffix)
+
+
+def _decode_json_part(encoded: str, what: str, suffix: str, max_depth: int) -> Any:
+    """``json_loads(b64url_decode(encoded, what + suffix), what + suffix, max_depth)``."""
+    try:
+        rest = len(encoded) & 3
+        if not (rest == 1 or "+" in encoded or "/" in encoded or "=" in encoded):
+            data = _a2b_base64(encoded.encode("ascii").translate(_URLSAFE_TO_STANDARD) + _PADDING[rest], strict_mode=True)
+            if not (rest and _ALPHABET_INDEX[encoded[-1]] & _UNUSED_BITS[rest]):
+                text = data.decode("utf-8")
+                value, end = _SCAN(text, 0)
+                # Without a backslash there is no escape, so no lone surrogate to look for.
+                if end == len(text) and "\\" not in text and text.count("{") + text.count("[") <= max_depth:
+                    return value
+    except (TypeError, ValueError, KeyError, StopIteration, RecursionError, MalformedSDJWT):
+        pass
+    name = what + suffix
+    return json_loads(b64url_decode(encoded, name), name, max_depth)

@@ -28,9 +28,9 @@ def _member(jwk: Mapping[str, Any], name: str) -> str:
 
 def public_key_from_jwk(jwk: Any) -> PublicKey:
     """Build a verification key from a public JWK, refusing anything but Ed25519 and P-256."""
-    if not isinstance(jwk, Mapping):
+    if jwk.__class__ is not dict and not isinstance(jwk, Mapping):
         raise MalformedSDJWT("JWK must be a JSON object")
-    if _PRIVATE_MEMBERS.intersection(jwk):
+    if not _PRIVATE_MEMBERS.isdisjoint(jwk):
         raise MalformedSDJWT("JWK contains private key material where a public key is expected")
     kty = jwk.get("kty")
     crv = jwk.get("crv")

@@ -15,7 +15,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Collection
 
-from .encoding import DEFAULT_LIMITS, b64url_decode, b64url_encode, json_dumps, json_loads
+from .encoding import DEFAULT_LIMITS, _decode_json_part, _decode_part, b64url_decode, b64url_encode, json_dumps, json_loads
 from .errors import MalformedSDJWT, SignatureInvalid, UnsupportedAlgorithm
 from .keys import Ed25519PublicKey, PrivateKey, PublicKey
 
@@ -75,12 +75,12 @@ def _parse(token: str, what: str, max_depth: int) -> tuple[dict[str, Any], dict[
         raise MalformedSDJWT(f"{what} is not a compact JWS (expected three '.'-separated parts)")
     encoded_header, encoded_payload, encoded_signature = parts
     header = _parse_header(encoded_header, what, max_depth)
-    payload = json_loads(b64url_decode(encoded_payload, f"{what} payload"), f"{what} payload", max_depth)
+    payload = _decode_json_part(encoded_payload, what, " payload", max_depth)
     if header.__class__ is not dict or payload.__class__ is not dict:
         raise MalformedSDJWT(f"{what} header and payload must be JSON objects")
     # Strict base64url has one spelling per byte string, so the signature is canonical:
     # a presentation cannot be altered by re-spelling it (the KB-JWT signature is not covered by sd_hash).
-    signature = b64url_decode(encoded_signature, f"{what} signature")
+    signature = _decode_part(encoded_signature, what, " signature")
     signing_input = token[: len(encoded_header) + 1 + len(encoded_payload)].encode("ascii")
     return header, payload, signing_input, signature
 

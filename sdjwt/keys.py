@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Callable, Protocol, runtime_checkable
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 from cryptography.exceptions import InvalidSignature
@@ -32,6 +33,8 @@ __all__ = [
     "RandomSource",
     "generate_private_key",
 ]
+
+_crypto_sign_open = nacl.bindings.crypto_sign_open
 
 RandomSource = Callable[[int], bytes]
 """A callable returning n random bytes; injected so tests are deterministic."""
@@ -61,19 +64,20 @@ class Ed25519PublicKey:
     """An Ed25519 public key, verified with libsodium."""
 
     alg = "EdDSA"
-    __slots__ = ("_verify_key", "raw")
+    __slots__ = ("raw",)
 
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes) or len(raw) != 32:
             raise ValueError("an Ed25519 public key is exactly 32 bytes")
         self.raw = raw
-        self._verify_key = nacl.signing.VerifyKey(raw)
 
     def verify(self, signing_input: bytes, signature: bytes) -> bool:
         if len(signature) != 64:
             return False
+        # libsodium's crypto_sign_open through pynacl's public binding, as VerifyKey.verify
+        # does, without its argument re-checks (this is the verifier's hot path).
         try:
-            self._verify_key.verify(signing_input, signature)
+            _crypto_sign_open(signature + signing_input, self.raw)
         except nacl.exceptions.BadSignatureError:
             return False
         return True

@@ -335,33 +335,58 @@ def verify(
         raise MalformedSDJWT("credential has no 'vct' string; it is not an SD-JWT VC")
 
     # Step 5: validity times, with bounded skew.
-    exp = _numeric_date(claims, "exp", "credential")
-    if exp is not None and now >= exp + leeway:
+    exp = claims.get("exp")
+    if exp is not None and now >= _numeric_date(claims, "exp", "credential") + leeway:  # type: ignore[operator]
         raise Expired("the credential has expired; ask the issuer for a new one")
-    nbf = _numeric_date(claims, "nbf", "credential")
-    if nbf is not None and now + leeway < nbf:
+    nbf = claims.get("nbf")
+    if nbf is not None and now + leeway < _numeric_date(claims, "nbf", "credential"):  # type: ignore[operator]
         raise NotYetValid("the credential is not valid yet ('nbf' is in the future)")
     if iat is not None and now + leeway < iat:
         raise NotYetValid("the credential was issued in the future ('iat'); check the clocks")
 
-    # Section 7.3 step 5: key binding.
+    # Section 7.3 step 5: key binding (inline: this is the verifier's hot path).
     holder_jwk: Mapping[str, Any] | None = None
     kb_payload: Mapping[str, Any] | None = None
     if require_key_binding or kb_jwt is not None:
-        # The SD-JWT as hashed into sd_hash: everything up to and including the last '~'.
-        presented = presentation[: len(presentation) - len(kb_jwt)] if kb_jwt is not None else presentation
-        holder_jwk, kb_payload = _verify_key_binding(
-            kb_jwt,
-            presented,
-            claims,
-            algorithms=holder_algorithms,
-            audience=audience,
-            nonce=nonce,
-            now=now,
-            leeway=leeway,
-            max_age=kb_max_age,
-            max_depth=max_depth,
-        )
+        if kb_jwt is None:
+            raise KeyBindingError(
+                "key binding is required but the presentation has no KB-JWT; present it with the holder key"
+            )
+        cnf = claims.get("cnf")
+        holder_jwk = cnf.get("jwk") if cnf.__class__ is dict else None
+        if holder_jwk.__class__ is not dict:
+            raise KeyBindingError("the credential has no 'cnf.jwk' holder key, so it cannot be key-bound")
+        try:
+            # The holder key is built once, for this call only.
+            holder_key = public_key_from_jwk(holder_jwk)
+            kb_header, kb_payload, kb_input, kb_signature = _parse_jws(kb_jwt, "KB-JWT", max_depth)
+            # 5a: typ must be kb+jwt; alg must be allowed.
+            _check_header(kb_header, holder_algorithms, KB_TYP, "KB-JWT")
+            # 5b: the signature verifies with the key in cnf (its base64url is canonical, see above).
+            if holder_key.alg != kb_header.get("alg"):
+                raise UnsupportedAlgorithm("KB-JWT alg does not match the type of its verification key")
+            if not holder_key.verify(kb_input, kb_signature):
+                raise SignatureInvalid(
+                    "KB-JWT signature does not verify; the token was altered or signed by another key"
+                )
+        except SDJWTError as exc:
+            raise KeyBindingError(f"key binding failed: {exc.message}") from exc
+        # 5c: iat within the acceptable window.
+        kb_iat = kb_payload.get("iat")
+        if kb_iat.__class__ is not int and (isinstance(kb_iat, bool) or not isinstance(kb_iat, int)):
+            raise KeyBindingError("KB-JWT has no integer 'iat'")
+        if kb_iat > now + leeway:
+            raise KeyBindingError("KB-JWT 'iat' is in the future; check the wallet's clock")
+        if kb_iat < now - kb_max_age - leeway:
+            raise KeyBindingError("KB-JWT is too old; the wallet must create a fresh presentation")
+        # 5d: nonce and aud, compared in constant time.
+        if audience is not None and not _same(kb_payload.get("aud"), audience):
+            raise KeyBindingError("KB-JWT 'aud' does not name this verifier")
+        if nonce is not None and not _same(kb_payload.get("nonce"), nonce):
+            raise KeyBindingError("KB-JWT 'nonce' does not match this request; start a new request")
+        # 5e: sd_hash over exactly the disclosures sent: the presentation up to and including the last '~'.
+        if not _same(kb_payload.get("sd_hash"), sd_hash(presentation[: len(presentation) - len(kb_jwt)])):
+            raise KeyBindingError("KB-JWT 'sd_hash' does not match the presented disclosures")
 
     # Token Status List section 8: the referenced status must be VALID.
     if status is not None:
@@ -372,55 +397,3 @@ def verify(
 
     return VerifiedSDJWT(dict(header), claims, tuple(disclosed), holder_jwk, kb_payload)
 
-
-def _verify_key_binding(
-    kb_jwt: str | None,
-    presented: str,
-    claims: Mapping[str, Any],
-    *,
-    algorithms: Collection[str],
-    audience: str | None,
-    nonce: str | None,
-    now: int,
-    leeway: int,
-    max_age: int,
-    max_depth: int,
-) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-    """RFC 9901 section 7.3 step 5: verify the KB-JWT; return (holder JWK, KB-JWT payload)."""
-    if kb_jwt is None:
-        raise KeyBindingError("key binding is required but the presentation has no KB-JWT; present it with the holder key")
-    cnf = claims.get("cnf")
-    holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
-    if not isinstance(holder_jwk, dict):
-        raise KeyBindingError("the credential has no 'cnf.jwk' holder key, so it cannot be key-bound")
-    try:
-        holder_key = public_key_from_jwk(holder_jwk)
-        header, payload, signing_input, signature = _parse_jws(kb_jwt, "KB-JWT", max_depth)
-        # 5a: typ must be kb+jwt; alg must be allowed.
-        _check_header(header, algorithms, KB_TYP, "KB-JWT")
-        # 5b: the signature verifies with the key in cnf (its base64url is canonical, see above).
-        if holder_key.alg != header.get("alg"):
-            raise UnsupportedAlgorithm("KB-JWT alg does not match the type of its verification key")
-        if not holder_key.verify(signing_input, signature):
-            raise SignatureInvalid("KB-JWT signature does not verify; the token was altered or signed by another key")
-    except SDJWTError as exc:
-        raise KeyBindingError(f"key binding failed: {exc.message}") from exc
-    # 5c: iat within the acceptable window.
-    iat = payload.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, int):
-        raise KeyBindingError("KB-JWT has no integer 'iat'")
-    if iat > now + leeway:
-        raise KeyBindingError("KB-JWT 'iat' is in the future; check the wallet's clock")
-    if iat < now - max_age - leeway:
-        raise KeyBindingError("KB-JWT is too old; the wallet must create a fresh presentation")
-    # 5d: nonce and aud, compared in constant time.
-    if audience is not None:
-        if not _same(payload.get("aud"), audience):
-            raise KeyBindingError("KB-JWT 'aud' does not name this verifier")
-    if nonce is not None:
-        if not _same(payload.get("nonce"), nonce):
-            raise KeyBindingError("KB-JWT 'nonce' does not match this request; start a new request")
-    # 5e: sd_hash over exactly the disclosures sent.
-    if not _same(payload.get("sd_hash"), sd_hash(presented)):
-        raise KeyBindingError("KB-JWT 'sd_hash' does not match the presented disclosures")
-    return holder_jwk, payload
