@@ -88,16 +88,23 @@ def _parse(encoded: str, max_depth: int) -> tuple[str, str | None, Any, Digest]:
     The verifier calls this directly: it needs the parts, not an object per disclosure.
     """
     array = _decode_json_part(encoded, "disclosure", "", max_depth)
-    if array.__class__ is not list or len(array) not in (2, 3):
+    if array.__class__ is not list:
         raise MalformedSDJWT("disclosure must be a JSON array of 2 or 3 elements")
-    salt = array[0]
-    if salt.__class__ is not str:
-        raise MalformedSDJWT("disclosure salt must be a string")
-    if len(array) == 3:
-        name = array[1]
+    size = len(array)
+    # Section 4.2.3, inline: the base64url SHA-256 of the disclosure's ASCII text.
+    digest = _b2a_base64(_sha256(encoded.encode("ascii")).digest(), newline=False)[:43]
+    if size == 3:
+        salt, name, value = array
+        if salt.__class__ is not str:
+            raise MalformedSDJWT("disclosure salt must be a string")
         if name.__class__ is not str:
             raise MalformedSDJWT("disclosure claim name must be a string")
         if name in _RESERVED_NAMES:
             raise MalformedSDJWT(f"disclosure claim name {name!r} is reserved by RFC 9901")
-        return salt, name, array[2], _sha256_b64url(encoded)
-    return salt, None, array[1], _sha256_b64url(encoded)
+        return salt, name, value, digest.translate(_STANDARD_TO_URLSAFE).decode("ascii")  # type: ignore[return-value]
+    if size == 2:
+        salt, value = array
+        if salt.__class__ is not str:
+            raise MalformedSDJWT("disclosure salt must be a string")
+        return salt, None, value, digest.translate(_STANDARD_TO_URLSAFE).decode("ascii")  # type: ignore[return-value]
+    raise MalformedSDJWT("disclosure must be a JSON array of 2 or 3 elements")
