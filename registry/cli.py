@@ -253,25 +253,30 @@ def did_deactivate(did_: str, key_path: str, kid: str, registry_url: str, as_jso
 @click.option("--as", "grantor", required=True, help="The granting DID (a root or an accredited authority).")
 @click.option("--key", "key_path", required=True)
 @click.option("--kid", default="key-1", show_default=True)
-@click.option("--vct", help="The credential type.")
+@click.option("--vct", "vcts", multiple=True, help="A credential type (repeatable: one grant each).")
 @click.option("--vct-prefix", help="A vct prefix, for broad grants.")
 @click.option("--action", "actions", multiple=True, type=click.Choice(["issue", "accredit"]), default=("issue",))
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, 36500))
 @click.option("--max-depth", default=0, show_default=True, type=click.IntRange(0, 8))
 @registry_option
 @json_option
-def accredit(subject: str, grantor: str, key_path: str, kid: str, vct: str | None, vct_prefix: str | None,
+def accredit(subject: str, grantor: str, key_path: str, kid: str, vcts: tuple[str, ...], vct_prefix: str | None,
              actions: tuple[str, ...], days: int, max_depth: int, registry_url: str, as_json: bool) -> None:
     """Grant SUBJECT the right to issue (or accredit) a credential type."""
     from registry.accreditation import grant_op
 
     now = int(time.time())
-    try:
-        entry = grant_op(grantor, _keyspec(key_path, kid), subject, vct=vct, vct_prefix=vct_prefix, actions=actions,
-                         valid_from=now, valid_until=now + days * 86400, max_depth=max_depth, time=now)
-    except ValueError as exc:
-        _fail(str(exc))
-    _submit(registry_url, entry, as_json)
+    if bool(vcts) == bool(vct_prefix):
+        _fail("give --vct (one or more) or --vct-prefix")
+    signer = _keyspec(key_path, kid)
+    scopes: list[dict[str, str]] = [{"vct": v} for v in vcts] or [{"vct_prefix": str(vct_prefix)}]
+    for scope in scopes:
+        try:
+            entry = grant_op(grantor, signer, subject, **scope, actions=actions, valid_from=now,
+                             valid_until=now + days * 86400, max_depth=max_depth, time=now)
+        except ValueError as exc:
+            _fail(str(exc))
+        _submit(registry_url, entry, as_json)
 
 
 @cli.command()
