@@ -86,6 +86,7 @@ class VerifiedSDJWT:
 
 
 _KEY_CLASSES = (Ed25519PublicKey, P256PublicKey)
+_SPECIAL_NAMES = frozenset({SD_KEY, "_sd_alg", ARRAY_KEY})
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str, what: str) -> int | None:
@@ -131,9 +132,9 @@ def _replace_digests(
         deep = len(path) >= max_depth
         top = not path
         for name, child in node.items():
-            if name == SD_KEY or name == "_sd_alg" and top:
-                continue
-            if name == ARRAY_KEY or name == "_sd_alg":
+            if name in _SPECIAL_NAMES:
+                if name == SD_KEY or name == "_sd_alg" and top:
+                    continue
                 raise DisclosureMismatch(f"claim name {name!r} is reserved and must not appear in the payload")
             if deep:
                 raise LimitExceeded(f"credential nests deeper than {max_depth} levels")
@@ -291,7 +292,9 @@ def verify(
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise MalformedSDJWT("issuer-signed JWT 'kid' must be a string")
-    iat = _numeric_date(payload, "iat", "issuer-signed JWT")
+    iat = payload.get("iat")
+    if iat.__class__ is not int:
+        iat = _numeric_date(payload, "iat", "issuer-signed JWT")
 
     # Step 2.2: verify the signature with the issuer's key as it was at `iat`.
     key = issuer_key(iss, kid, iat)
