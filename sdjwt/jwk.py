@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Mapping
 
-from .encoding import b64url_decode, b64url_encode, json_dumps
+from .encoding import _decode_part, b64url_decode, b64url_encode, json_dumps
 from .errors import MalformedSDJWT, UnsupportedAlgorithm
 from .keys import Ed25519PrivateKey, Ed25519PublicKey, P256PrivateKey, P256PublicKey, PrivateKey, PublicKey
 
@@ -36,9 +36,9 @@ def public_key_from_jwk(jwk: Any) -> PublicKey:
     crv = jwk.get("crv")
     try:
         if kty == "OKP" and crv == "Ed25519":
-            return Ed25519PublicKey(b64url_decode(_member(jwk, "x"), "JWK x"))
+            return Ed25519PublicKey(_decode_part(_member(jwk, "x"), "JWK", " x"))
         if kty == "EC" and crv == "P-256":
-            return P256PublicKey(b64url_decode(_member(jwk, "x"), "JWK x"), b64url_decode(_member(jwk, "y"), "JWK y"))
+            return P256PublicKey(_decode_part(_member(jwk, "x"), "JWK", " x"), _decode_part(_member(jwk, "y"), "JWK", " y"))
     except ValueError as exc:
         raise MalformedSDJWT(f"JWK is not a valid {crv} public key") from exc
     raise UnsupportedAlgorithm("JWK key type is not supported; use OKP/Ed25519 or EC/P-256")

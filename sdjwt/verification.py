@@ -101,8 +101,10 @@ def _numeric_date(claims: Mapping[str, Any], name: str, what: str) -> int | None
 
 def _same(got: Any, expected: str) -> bool:
     """Constant-time string equality that cannot raise on hostile input (lone surrogates included)."""
-    if not isinstance(got, str):
+    if got.__class__ is not str and not isinstance(got, str):
         return False
+    if got.isascii() and expected.isascii():
+        return hmac.compare_digest(got, expected)
     return hmac.compare_digest(got.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
