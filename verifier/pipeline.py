@@ -216,33 +216,41 @@ class Pipeline:
             raise ValueError("the expected nonce and audience are required")
 
         # Step 1: parse within limits (RFC 9901 section 7.1 step 1); alg allow-list (step 2.1).
-        try:
-            parsed = sdjwt.SDJWT.parse(text, self.limits)
-            jws = CompactJWS.parse(parsed.jwt, "issuer-signed JWT", self.limits.max_depth)
-            jws.check_header(self.algorithms, None, "issuer-signed JWT")
-        except sdjwt.SDJWTError as exc:
-            raise _sdjwt_error(exc) from exc
-        iss, kid, iat = jws.payload.get("iss"), jws.header.get("kid"), jws.payload.get("iat")
-        if not isinstance(iss, str) or not iss or (kid is not None and not isinstance(kid, str)):
-            raise PresentationMalformed("the credential names no issuer ('iss') or has a malformed 'kid'")
-        if isinstance(iat, bool) or not isinstance(iat, int):
-            raise PresentationMalformed("the credential has no integer 'iat'; civicid checks keys as of issuance")
-        if parsed.kb_jwt is None:
-            raise KeyBindingMissing("the presentation has no key binding JWT; the wallet must sign it with the holder key")
+        # The presentation is parsed once, by `sdjwt.verify` below: it splits and bounds the parts,
+        # decodes the disclosures and the issuer JWT and checks the header, then asks `issuer_key`
+        # (steps 1-3 here) for the key before any signature is checked. The KB-JWT is the text after
+        # the last '~' and is checked in step 9; the limits apply to the whole presentation.
+        if not isinstance(text, str):
+            raise PresentationMalformed("the presentation must be a string")
+        if len(text) > self.limits.max_length:
+            raise PresentationTooLarge(f"SD-JWT is longer than {self.limits.max_length} characters")
+        if not text.isascii():
+            raise PresentationMalformed("SD-JWT must be ASCII (base64url parts separated by '~')")
+        kb_jwt = text[text.rfind("~") + 1:]
+        body = text[: len(text) - len(kb_jwt)]  # Up to and including the last '~': what sd_hash covers.
+        trust = self.trust
+        signed: dict[str, Any] = {}
 
-        # Steps 2-3: the issuer's key as the registry knew it at `iat` (the client verifies the
-        # inclusion proof and the witnessed checkpoint; a key removed or compromised before `iat` fails).
-        try:
-            key = self.trust.key_at(iss, kid, iat)
-        except Exception as exc:  # Whatever the trust source raises means: not trusted.
-            raise _trust_error(exc) from exc
+        def issuer_key(iss: str, kid: str | None, iat: int | None) -> sdjwt.PublicKey:
+            # Step 1 (continued): sdjwt has checked that `iss` is a non-empty string and `kid` a string or absent.
+            if iat.__class__ is not int:
+                raise PresentationMalformed("the credential has no integer 'iat'; civicid checks keys as of issuance")
+            if not kb_jwt:
+                raise KeyBindingMissing("the presentation has no key binding JWT; the wallet must sign it with the holder key")
+            signed["iss"], signed["iat"] = iss, iat
+            # Steps 2-3: the issuer's key as the registry knew it at `iat` (the client verifies the
+            # inclusion proof and the witnessed checkpoint; a key removed or compromised before `iat` fails).
+            try:
+                return trust.key_at(iss, kid, iat)
+            except Exception as exc:  # Whatever the trust source raises means: not trusted.
+                raise _trust_error(exc) from exc
 
         # Step 4: signature and disclosures (RFC 9901 section 7.1 steps 2-4) and validity
         # times with bounded skew (step 5); the key binding is checked in step 9 below.
         try:
             verified = sdjwt.verify(
-                parsed.without_key_binding(),
-                issuer_key=lambda _iss, _kid, _iat: key,
+                body if kb_jwt else text,
+                issuer_key=issuer_key,
                 algorithms=self.algorithms,
                 now=now,
                 require_key_binding=False,
@@ -254,6 +262,7 @@ class Pipeline:
         claims = verified.claims
 
         # Step 5: the type must be one the query asked for, and the issuer accredited for it at `iat`.
+        iss, iat = signed["iss"], signed["iat"]
         vct = verified.vct
         if vct not in query.vct_values:
             raise CredentialTypeMismatch(f"credential query {query.id!r} needs another credential type")
@@ -280,25 +289,24 @@ class Pipeline:
             age = self.status.check(iss, reference, now)
 
         # Step 9: key binding (RFC 9901 section 7.3 step 5).
-        self._key_binding(parsed, claims, nonce=nonce, audience=audience, now=now)
+        self._key_binding(kb_jwt, body, claims, nonce=nonce, audience=audience, now=now)
         return claims, age
 
-    def _key_binding(self, parsed: sdjwt.SDJWT, claims: Mapping[str, Any], *, nonce: str, audience: str, now: int) -> None:
-        assert parsed.kb_jwt is not None
+    def _key_binding(self, kb_jwt: str, body: str, claims: Mapping[str, Any], *, nonce: str, audience: str, now: int) -> None:
         cnf = claims.get("cnf")
         holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
         if not isinstance(holder_jwk, dict):
             raise KeyBindingInvalid("the credential has no holder key ('cnf.jwk'), so it cannot be key-bound")
         try:
             holder_key = sdjwt.public_key_from_jwk(holder_jwk)
-            kb = CompactJWS.parse(parsed.kb_jwt, "KB-JWT", self.limits.max_depth)
+            kb = CompactJWS.parse(kb_jwt, "KB-JWT", self.limits.max_depth)
             # 5a: typ kb+jwt, alg on the allow-list.
             kb.check_header(self.holder_algorithms, sdjwt.KB_TYP, "KB-JWT")
             # 5b: signed by the key in cnf.
             kb.verify_signature(holder_key, "KB-JWT")
         except sdjwt.SDJWTError as exc:
             raise KeyBindingInvalid("the key binding JWT is not signed by the credential's holder key") from exc
-        if b64url_encode(kb.signature) != parsed.kb_jwt.rsplit(".", 1)[-1]:
+        if b64url_encode(kb.signature) != kb_jwt[kb_jwt.rfind(".") + 1:]:
             raise KeyBindingInvalid("the key binding JWT signature is not canonical base64url")
         payload = kb.payload
         # 5c: iat within the window.
@@ -313,10 +321,10 @@ class Pipeline:
         if not _same(payload.get("aud"), audience):
             raise AudienceMismatch("the presentation was made for another verifier (aud)")
         # 5e: sd_hash over exactly the disclosures sent.
-        if not _same(payload.get("sd_hash"), sdjwt.sd_hash(parsed.without_key_binding())):
+        if not _same(payload.get("sd_hash"), sdjwt.sd_hash(body)):
             raise SdHashMismatch("the key binding JWT does not cover the disclosures sent ('sd_hash')")
         # One use only: a verified KB-JWT is remembered until it could no longer pass 5c.
-        digest = hashlib.sha256(parsed.kb_jwt.encode("ascii")).hexdigest()
+        digest = hashlib.sha256(kb_jwt.encode("ascii")).hexdigest()
         if not self.replay(digest, kb_iat + self.kb_max_age + 2 * self.leeway, now):
             raise PresentationReplayed("this presentation was already used; the wallet must make a fresh one")
 
