@@ -25,7 +25,7 @@ from registry.storage import Cursor
 from .errors import AuditChainBroken
 from .storage import GENESIS_HASH, IssuerStore
 
-__all__ = ["AuditRecord", "append", "records", "verify_chain", "record_hash", "ChainSummary"]
+__all__ = ["AuditRecord", "append", "append_many", "records", "verify_chain", "record_hash", "ChainSummary"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,33 @@ def append(
         (seq, time, actor, action, target, details_json, prev, digest),
     )
     cur.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+    return seq
+
+
+def append_many(
+    cur: Cursor, store: IssuerStore, entries: list[tuple[str, str, Mapping[str, Any]]], *, time: int, actor: str
+) -> int:
+    """Append one record per ``(action, target, details)`` inside the caller's transaction; returns the last seq.
+
+    The same chain as :func:`append` record by record (each record names the
+    previous one's hash), with one head lock, one multi-row insert and one head
+    update: what a bulk run uses for a batch of offers.
+    """
+    if not entries:
+        raise ValueError("append_many needs at least one record")
+    row = cur.execute("SELECT seq, hash FROM audit_head WHERE id = 1" + store.for_update).fetchone()
+    seq, prev = int(row[0]), str(row[1])
+    rows = []
+    for action, target, details in entries:
+        seq += 1
+        details_json = _canonical(dict(details))
+        digest = record_hash(seq, time, actor, action, target, details_json, prev)
+        rows.append((seq, time, actor, action, target, details_json, prev, digest))
+        prev = digest
+    cur.executemany(
+        "INSERT INTO audit (seq, time, actor, action, target, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+    )
+    cur.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
     return seq
 
 

@@ -18,6 +18,7 @@ import datetime as _dt
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any, Mapping
 
@@ -43,17 +44,22 @@ class CredentialType:
     def schema(self) -> Mapping[str, Any]:
         return self.metadata["schema"]  # type: ignore[no-any-return]
 
-    @property
-    def disclosable(self) -> list[ClaimPath]:
-        return [tuple(c["path"]) for c in self.metadata["claims"] if c["sd"] in ("always", "allowed")]
+    @cached_property
+    def disclosable(self) -> tuple[ClaimPath, ...]:
+        """The selectively disclosable claim paths, computed once per type (issuance reads them per credential)."""
+        return tuple(tuple(c["path"]) for c in self.metadata["claims"] if c["sd"] in ("always", "allowed"))
 
-    def input_schema(self) -> dict[str, Any]:
-        """The schema of what an officer or a register export supplies: the type's schema minus derived claims."""
+    @cached_property
+    def _input_schema(self) -> dict[str, Any]:
         schema = dict(self.schema)
         schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in self.derived}
         schema["required"] = [k for k in schema.get("required", []) if k not in self.derived]
         schema["additionalProperties"] = False
         return schema
+
+    def input_schema(self) -> dict[str, Any]:
+        """The schema of what an officer or a register export supplies: the type's schema minus derived claims."""
+        return dict(self._input_schema)
 
     def validate_input(self, claims: Any) -> dict[str, Any]:
         """Check supplied claims against the type; raise :class:`InvalidClaims` naming the field."""
@@ -62,7 +68,7 @@ class CredentialType:
         for name in self.derived:
             if name in claims:
                 raise InvalidClaims(f"claim {name} is computed by the issuer at issuance; leave it out", name)
-        validate_value(claims, self.input_schema(), "")
+        validate_value(claims, self._input_schema, "")
         return claims
 
     def subject(self, claims: Mapping[str, Any]) -> str:
@@ -150,6 +156,9 @@ _KEYWORDS = {"$schema", "type", "properties", "required", "additionalProperties"
              "minLength", "maxLength", "pattern", "enum", "format"}
 
 
+_CONTROL = re.compile("[\x00-\x1f\ud800-\udfff]")
+
+
 def _show(path: str) -> str:
     return path or "$"
 
@@ -190,7 +199,7 @@ def validate_value(value: Any, schema: Mapping[str, Any], path: str) -> None:
             raise InvalidClaims(f"{where} must be a string", where)
         if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", _MAX_STRING):
             raise InvalidClaims(f"{where} has the wrong length", where)
-        if any(ord(ch) < 0x20 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        if _CONTROL.search(value):
             raise InvalidClaims(f"{where} contains control characters", where)
         if "pattern" in schema and not re.search(schema["pattern"], value):
             raise InvalidClaims(f"{where} is not in the expected format", where)

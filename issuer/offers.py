@@ -169,13 +169,18 @@ def insert_offers(store: IssuerStore, prepared: Iterable[tuple[Offer, tuple[Any,
     batch = list(prepared)
     offers = [o for o, _ in batch]
     rows = [row[:13] + (actor,) + row[14:] for _, row in batch]
+    entries: list[tuple[str, str, Mapping[str, Any]]] = []
+    for offer in offers:
+        details: dict[str, Any] = {"configuration_id": offer.configuration_id, "expires_at": offer.expires_at}
+        if offer.external_ref is not None:
+            details["external_ref"] = offer.external_ref
+        entries.append(("offer.create", f"offer:{offer.id}", details))
+    if not entries:
+        return offers
     with store.transaction() as cur:
         cur.executemany(_INSERT, rows)
-        for offer in offers:
-            details: dict[str, Any] = {"configuration_id": offer.configuration_id, "expires_at": offer.expires_at}
-            if offer.external_ref is not None:
-                details["external_ref"] = offer.external_ref
-            audit.append(cur, store, time=now, actor=actor, action="offer.create", target=f"offer:{offer.id}", details=details)
+        # One audit record per offer, chained in order, written with the offers.
+        audit.append_many(cur, store, entries, time=now, actor=actor)
     return offers
 
 
