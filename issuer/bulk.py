@@ -99,8 +99,9 @@ def qr_png(text: str) -> bytes:
 
     code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M", data_mask=1)
     image = code.to_image(scale=1, add_quiet_zones=True)
-    height, width = memoryview(image).shape
-    pixels = bytes(image)
+    view = memoryview(image)  # type: ignore[arg-type]  # zxingcpp.Image has the buffer protocol, untyped.
+    height, width = view.shape or (0, 0)
+    pixels = view.tobytes()
     # PNG (ISO/IEC 15948): filter byte 0 before each row, 8-bit grayscale.
     scanlines = b"".join(b"\x00" + pixels[y * width : (y + 1) * width] for y in range(height))
     return b"".join((
@@ -238,7 +239,7 @@ def run_bulk(
     pending: tuple[list[tuple[Offer, tuple[Any, ...]]], list[Future[int]]] | None = None
 
     def render(rows: list[tuple[Offer, tuple[Any, ...]]]) -> list[Future[int]]:
-        letters = [(o.external_ref[len(prefix):], o.credential_offer, o.tx_code, o.expires_at) for o, _ in rows]  # type: ignore[index]
+        letters = [(str(o.external_ref)[len(prefix):], o.credential_offer, o.tx_code, o.expires_at) for o, _ in rows]
         jobs: list[LetterJob] = [(out_dir, "", letters[i : i + CHUNK], title_en, title_zh) for i in range(0, len(letters), CHUNK)]
         if pool is not None:
             return [pool.submit(_write_letters, job) for job in jobs]
@@ -252,7 +253,7 @@ def run_bulk(
     def commit(rows: list[tuple[Offer, tuple[Any, ...]]], futures: list[Future[int]]) -> None:
         for future in futures:
             future.result()  # A failed letter write stops the run before its offers exist.
-        _sync_letters(out_dir, [o.external_ref[len(prefix):] for o, _ in rows])  # type: ignore[index]
+        _sync_letters(out_dir, [str(o.external_ref)[len(prefix):] for o, _ in rows])
         insert_offers(store, rows, actor=actor, now=now)
         report.created += len(rows)
         if progress:
