@@ -18,7 +18,8 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "issuer": ("issuer.cli", "cli", "Run a government office's issuer service."),
     "verifier": ("verifier.cli", "cli", "Run a service counter's verifier."),
     "wallet": ("wallet.cli", "cli", "The citizen's wallet."),
-    "demo": ("civicid.demo", "demo", "Show the credential format working end to end."),
+    "up": ("civicid.up", "up", "Run a registry, an issuer and a verifier on this machine."),
+    "demo": ("civicid.demo", "demo", "Watch the whole story: issue, receive, present, revoke."),
 }
 
 
