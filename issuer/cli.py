@@ -204,6 +204,9 @@ def serve(host: str, port: int, workers: int, db: str | None) -> None:
     from .app import create_app
 
     app = create_app(overrides)  # Fail fast, before any worker starts.
+    # The workers fork from this process: close its connection so each worker opens its own
+    # (a PostgreSQL connection shared by two processes corrupts both sessions).
+    app.extensions["civicid_issuer_store"].close()
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
