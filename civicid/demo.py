@@ -252,23 +252,23 @@ class Story:
         return answer
 
     def issue(self) -> str:
-        self.say("1. At the civil registry office, an officer offers Mei Zhang a national identity card.")
+        self.say("1. At the civil registry office, an officer offers a citizen a national identity card.")
         offer = self._officer("/admin/offers", {"credential_configuration_id": "national_id", "claims": CITIZEN})
         link, pin = str(offer["credential_offer"]), str(offer["tx_code"])
         write_qr(link, self.offer_qr)
         if read_qr(self.offer_qr) != link:
             raise DemoFailed("the offer QR code does not decode to the offer link")
-        self.say(f"   The offer is a QR code ({self.offer_qr}); the PIN is handed to her separately.")
+        self.say(f"   The offer is a QR code ({self.offer_qr}); the PIN is handed over separately.")
         return self._receive(pin, str(offer["offer_id"]))
 
     def _receive(self, pin: str, offer_id: str) -> str:
-        self.say("2. Mei's wallet scans the QR code, redeems the offer with the PIN, and checks the office's key,")
+        self.say("2. The citizen's wallet scans the QR code, redeems the offer with the PIN, and checks the office's key,")
         self.say("   its accreditation and the card's type on the registry before keeping the card.")
         self.wallet.must("be created", "init")
         received = json.loads(self.wallet.must("receive the card", "receive", "--qr", str(self.offer_qr), "--pin", pin, "--json"))
         copies = received[0].get("copies") if isinstance(received, list) and received and isinstance(received[0], dict) else None
         self.say(f"   The wallet holds the card{f' in {copies} unlinkable copies' if isinstance(copies, int) else ''}, "
-                 "encrypted under Mei's passphrase.")
+                 "encrypted under the citizen's passphrase.")
         return offer_id
 
     def check(self, step: str, policy: str, question: str, expect: bool) -> Check:
@@ -308,7 +308,7 @@ class Story:
             time.sleep(0.2)
 
     def revoke(self, offer_id: str) -> None:
-        self.say("5. Mei reports her card lost; the office revokes it.")
+        self.say("5. The citizen reports the card lost; the office revokes it.")
         # One card, several copies (one per holder key, each with its own status entry): revoke them all.
         found = self._officer(f"/admin/credentials?offer_id={offer_id}")["credentials"]
         if not found:
