@@ -1,12 +1,17 @@
 """Issuer benchmark: credentials per second in-process and through the credential endpoint, and bulk offers.
 
-    python bench/bench_issuer.py [--seconds 3] [--endpoint-requests 200] [--bulk-rows 0]
+    python bench/bench_issuer.py [--seconds 6] [--rounds 12] [--storage-requests 100]
+                                 [--endpoint-requests 200] [--bulk-rows 0]
 
-* in-process: the issuer's signing work for one ``national_id`` SD-JWT VC
-  (derived claims, 16 disclosable paths, holder key, status reference), against
-  the reference implementation (PyPI sd-jwt 0.10.4, module ``sd_jwt``) issuing
-  the same claims with the same disclosures, Ed25519 both, in the same run.
-  Goal: ours >= 1.5x the reference.
+* in-process: the issuer's own signing function (``issuer.issuance.sign_credentials``:
+  derived claims, 16 disclosures, holder key, status reference) for one
+  ``national_id`` SD-JWT VC, against the reference implementation (PyPI sd-jwt
+  0.10.4, module ``sd_jwt``) issuing the same claims with the same 16
+  disclosures, EdDSA both, in interleaved rounds of the same run (best and
+  median). Goal: ours >= 1.5x the reference (median of the per-round ratios).
+* in-process with storage: ``issue_credentials`` on SQLite (nonce, random status
+  indices, signing, credential rows, audit record; one durable transaction per
+  request), 10 copies and 1 copy per request.
 * endpoint: ``POST /credential`` over loopback HTTP on SQLite (token and nonce
   requests are made before the clock starts), one proof per request and a
   batch of 10 proofs per request.
@@ -21,6 +26,7 @@ import datetime as dt
 import io
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -50,22 +56,29 @@ def rate(fn: Callable[[], Any], seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
-def ours(seconds: float) -> float:
+def ours() -> Callable[[], str]:
+    """The issuer's own signing step (``issuer.issuance.sign_credentials``, what ``/credential`` runs per proof).
+
+    Per call: the offer's claims -> derived ``age_equal_or_over`` -> status
+    reference -> one SD-JWT VC with 16 disclosures, signed with Ed25519 (EdDSA),
+    with a fresh per-request random source (``Prefetched``) as the endpoint uses.
+    """
+    from issuer.config import SigningIdentity
+    from issuer.issuance import Prefetched, sign_credentials
+
     ctype = load_types()["national_id"]
-    key = sdjwt.Ed25519PrivateKey.generate()
-    holder = sdjwt.Ed25519PrivateKey.generate().public_key().public_jwk()
-    disclosable = ctype.disclosable
-    today = dt.date(2025, 10, 9)
+    identity = SigningIdentity("did:civic:x", "did:civic:x#key-1", sdjwt.Ed25519PrivateKey.generate())
+    holder = [sdjwt.Ed25519PrivateKey.generate().public_key().public_jwk()]
+    slot = [("a", 7)]
 
     def issue() -> str:
-        claims = ctype.complete(CLAIMS, today)
-        return sdjwt.issue(claims, disclosable=disclosable, issuer_key=key, kid="did:civic:x#key-1", iss="did:civic:x",
-                           vct=ctype.vct, iat=NOW, exp=NOW + 3600, random=nacl.utils.random, holder_jwk=holder,
-                           status=sdjwt.StatusReference(7, "https://office.example/status/a")).serialize()
-    return rate(issue, seconds)
+        return sign_credentials(ctype, CLAIMS, holder, slot, identity=identity, issuer_url="https://office.example",
+                                now=NOW, exp=NOW + 3600, random=Prefetched(nacl.utils.random))[0]
+    return issue
 
 
-def reference(seconds: float) -> float:
+def reference() -> Callable[[], str]:
+    """PyPI sd-jwt 0.10.4: the same claims (derived ages included), the same 16 disclosures, EdDSA, same header."""
     from jwcrypto.jwk import JWK
     from sd_jwt.common import SDObj
     from sd_jwt.issuer import SDJWTIssuer
@@ -73,9 +86,9 @@ def reference(seconds: float) -> float:
     key = JWK.generate(kty="OKP", crv="Ed25519")
     holder = JWK.generate(kty="OKP", crv="Ed25519")
     ctype = load_types()["national_id"]
-    full = ctype.complete(CLAIMS, dt.date(2025, 10, 9))
 
     def claims() -> dict[Any, Any]:
+        full = ctype.complete(CLAIMS, dt.date(2025, 10, 9))
         return {
             "iss": "did:civic:x", "iat": NOW, "exp": NOW + 3600, "vct": ctype.vct,
             "status": {"status_list": {"idx": 7, "uri": "https://office.example/status/a"}},
@@ -90,7 +103,64 @@ def reference(seconds: float) -> float:
     def issue() -> str:
         return str(SDJWTIssuer(claims(), key, holder_key=holder, sign_alg="EdDSA",
                                extra_header_parameters={"typ": "dc+sd-jwt", "kid": "did:civic:x#key-1"}).sd_jwt_issuance)
-    return rate(issue, seconds)
+    return issue
+
+
+def disclosures(serialized: str) -> int:
+    return len([part for part in serialized.split("~")[1:] if part])
+
+
+def compare(seconds: float, rounds: int) -> dict[str, Any]:
+    """Interleaved rounds (ours, reference, ours, ...) so machine noise hits both alike; best and median of each."""
+    ours_fn, reference_fn = ours(), reference()
+    assert disclosures(ours_fn()) == disclosures(reference_fn()) == 16
+    mine: list[float] = []
+    theirs: list[float] = []
+    ratios: list[float] = []
+    for _ in range(rounds):
+        a = rate(ours_fn, seconds / rounds)
+        b = rate(reference_fn, seconds / rounds)
+        mine.append(a)
+        theirs.append(b)
+        ratios.append(a / b)
+    return {
+        "in_process_per_s": {"best": round(max(mine), 1), "median": round(statistics.median(mine), 1)},
+        "reference_sd_jwt_0_10_4_per_s": {"best": round(max(theirs), 1), "median": round(statistics.median(theirs), 1)},
+        "speedup": {"best_vs_best": round(max(mine) / max(theirs), 2), "median_of_rounds": round(statistics.median(ratios), 2)},
+    }
+
+
+def with_storage(requests: int, copies: int) -> float:
+    """``issue_credentials`` in-process on SQLite: nonce, status indices, signing, rows and audit in one transaction."""
+    from issuer.config import SigningIdentity
+    from issuer.issuance import HolderProof, IssuanceSettings, TokenGrant, issue_credentials, new_nonce
+    from issuer.offers import OfferSettings, create_offers, redeem
+    from issuer_helpers import Clock, make_app
+
+    folder = tempfile.mkdtemp()
+    clock = Clock()
+    key = sdjwt.Ed25519PrivateKey.generate()
+    app = make_app(os.path.join(folder, "store.db"), clock, key)
+    store, ctype = app.extensions["civicid_issuer_store"], app.extensions["civicid_issuer_types"]["national_id"]
+    offer_settings = OfferSettings.from_config(app.config)
+    settings = IssuanceSettings.from_config(app.config)
+    identity = SigningIdentity("did:civic:x", "did:civic:x#key-1", key)
+    prepared = []
+    for _ in range(requests):
+        offer = create_offers(store, offer_settings, ctype, CLAIMS, actor="bench", now=clock(), random=nacl.utils.random)
+        ref = offer.credential_offer_uri.rsplit("/", 1)[1]
+        grant = redeem(store, offer_settings, offer_settings.code_for(ref), offer.tx_code, now=clock(), random=nacl.utils.random)
+        offer_id = store.read().execute("SELECT id FROM offers WHERE id = ?", (offer.id,)).fetchone()[0]
+        nonce = new_nonce(store, now=clock(), ttl=300, random=nacl.utils.random)
+        proofs = []
+        for _ in range(copies):
+            jwk = sdjwt.Ed25519PrivateKey.generate().public_key().public_jwk()
+            proofs.append(HolderProof(jwk, sdjwt.thumbprint(jwk), nonce))
+        prepared.append((TokenGrant(offer_id, grant.configuration_id), proofs))
+    start = time.perf_counter()
+    for grant, proofs in prepared:
+        issue_credentials(store, grant, ctype, proofs, identity=identity, settings=settings, now=clock(), random=nacl.utils.random)
+    return requests * copies / (time.perf_counter() - start)
 
 
 def endpoint(requests: int, copies: int) -> float:
@@ -154,15 +224,17 @@ def bulk(rows: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="total time of the in-process comparison")
+    parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds of the comparison")
+    parser.add_argument("--storage-requests", type=int, default=100)
     parser.add_argument("--endpoint-requests", type=int, default=200)
     parser.add_argument("--bulk-rows", type=int, default=0)
     args = parser.parse_args()
-    result: dict[str, Any] = {}
-    result["in_process_per_s"] = round(ours(args.seconds), 1)
-    result["reference_sd_jwt_0_10_4_per_s"] = round(reference(args.seconds), 1)
-    result["speedup"] = round(result["in_process_per_s"] / result["reference_sd_jwt_0_10_4_per_s"], 2)
-    result["goal_speedup_met"] = result["speedup"] >= 1.5
+    result: dict[str, Any] = compare(args.seconds, args.rounds)
+    result["goal_speedup_met"] = result["speedup"]["median_of_rounds"] >= 1.5
+    if args.storage_requests:
+        result["in_process_with_storage_batch_10_per_s"] = round(with_storage(args.storage_requests, 10), 1)
+        result["in_process_with_storage_1_per_s"] = round(with_storage(args.storage_requests, 1), 1)
     if args.endpoint_requests:
         result["endpoint_1_proof_per_s"] = round(endpoint(args.endpoint_requests, 1), 1)
         result["endpoint_batch_10_per_s"] = round(endpoint(max(args.endpoint_requests // 10, 5), 10), 1)
@@ -171,6 +243,7 @@ def main() -> None:
         result["bulk_rows"] = args.bulk_rows
         result["bulk_seconds"] = round(seconds, 1)
         result["bulk_rows_per_s"] = round(args.bulk_rows / seconds, 1)
+        result["goal_bulk_met"] = args.bulk_rows >= 100_000 and seconds < 60
     print(json.dumps(result, indent=2))
 
 

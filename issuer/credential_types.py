@@ -20,9 +20,12 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from sdjwt import ClaimPath
+
+if TYPE_CHECKING:
+    from .signing import CredentialSigner
 
 from .errors import InvalidClaims, UnknownConfiguration
 
@@ -48,6 +51,13 @@ class CredentialType:
     def disclosable(self) -> tuple[ClaimPath, ...]:
         """The selectively disclosable claim paths, computed once per type (issuance reads them per credential)."""
         return tuple(tuple(c["path"]) for c in self.metadata["claims"] if c["sd"] in ("always", "allowed"))
+
+    @cached_property
+    def signer(self) -> "CredentialSigner":
+        """This type's SD-JWT VC signer, with the disclosability map compiled once."""
+        from .signing import CredentialSigner
+
+        return CredentialSigner(self.disclosable)
 
     @cached_property
     def _input_schema(self) -> dict[str, Any]:

@@ -129,3 +129,16 @@ def test_bulk_failed_letters_commit_no_offers(env: Any, monkeypatch: pytest.Monk
     assert result.exit_code != 0
     store = create_app({"SIGNING_REQUIRED": False}).extensions["civicid_issuer_store"]
     assert store.read().execute("SELECT COUNT(*) FROM offers").fetchone()[0] == 0
+
+
+def test_offer_without_optional_claims_issues(office: Any) -> None:
+    """Regression: a register row has no address.region; its offer must still issue (it used to fail in sdjwt.issue)."""
+    import copy
+
+    from issuer_helpers import NATIONAL_ID
+
+    claims = copy.deepcopy(NATIONAL_ID)
+    del claims["address"]["region"]
+    offer = office.offer(claims)
+    credentials, _ = office.wallet().receive(offer.credential_offer, offer.tx_code, copies=2)
+    assert len(credentials) == 2
