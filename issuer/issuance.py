@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import sdjwt
 from sdjwt.encoding import b64url_encode
@@ -206,8 +206,8 @@ class Prefetched:
 def sign_credentials(
     ctype: CredentialType,
     claims: Mapping[str, Any],
-    holder_jwks: list[Mapping[str, str]],
-    slots: list[tuple[str, int]],
+    holder_jwks: Sequence[Mapping[str, str]],
+    slots: Sequence[tuple[str, int]],
     *,
     identity: SigningIdentity,
     issuer_url: str,
