@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 import time
 import urllib.parse
 from pathlib import Path
@@ -134,7 +135,7 @@ def test_two_issuers_and_two_verifiers_on_postgres_serve_one_flow(
         }
         # The first command on the database creates the schema, before several processes start on it.
         admin_token = civicid("issuer", "token", "create", "--name", "deploy-test", "--role", "supervisor", env=issuer_env).strip()
-        issuer_a = Service("issuer-a", ["issuer", "serve", "--workers", "1"], issuer_env, tmp_path)
+        issuer_a = Service("issuer-a", ["issuer", "serve", "--workers", "2"], issuer_env, tmp_path)
         issuer_b = Service("issuer-b", ["issuer", "serve", "--workers", "1"], issuer_env, tmp_path)
         issuer_proxy.backends[:] = [issuer_a.url, issuer_b.url]
 
@@ -162,6 +163,11 @@ def test_two_issuers_and_two_verifiers_on_postgres_serve_one_flow(
         for service in (issuer_a, issuer_b):
             service.wait_ready("/.well-known/openid-credential-issuer")
         verifier_b.wait_ready("/api/policies")
+
+        # Issuer A's two gunicorn workers each need their own connection: a burst of nonces across them.
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(lambda _: http_json("POST", issuer_a.url + "/nonce")[0], range(60)))
+        assert answers == [200] * 60, answers
 
         # 5. An officer system creates the offer on issuer A.
         status, offer, _ = http_json("POST", issuer_a.url + "/admin/offers",
