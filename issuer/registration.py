@@ -144,10 +144,7 @@ class NetworkRegistrar:
         deadline = time.time() + self.wait
         while True:
             try:
-                self.client._cache.clear()
-                return self.client._verified(
-                    ("did", did), lambda: self.client._get_json(f"/1.0/identifiers/{did}")["didResolutionMetadata"]["proof"]
-                )
+                return self.client.did_state(did, fresh=True)
             except RegistryError as exc:
                 if time.time() > deadline:
                     raise RegistrationError(f"the registry cannot show {did} yet: {exc.message}") from exc

@@ -118,6 +118,8 @@ class RegistryClient:
         self._fetch = fetch or http_fetch
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, ...], tuple[float, Bundle]] = {}
+        # Replayed states of bundles already verified: a bundle never changes, so it is checked once.
+        self._states: dict[tuple[str, ...], LedgerState] = {}
         self._known: tuple[int, bytes] | None = None
         self._snapshot_time: float | None = None
 
@@ -148,8 +150,12 @@ class RegistryClient:
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None and (self._snapshot_time is not None or now - cached[0] < self.cache_ttl):
-            bundle = cached[1]
-            _, state = bundle.verify(self.policy, now=int(now))
+            state = self._states.get(key)
+            if state is None:
+                # A snapshot's bundles are verified on first use, against the pinned policy.
+                _, state = cached[1].verify(self.policy, now=int(now))
+                with self._lock:
+                    self._states[key] = state
             return state
         bundle = Bundle.from_json(load())
         checkpoint, state = bundle.verify(self.policy, known=self._known, now=int(now))
@@ -158,7 +164,18 @@ class RegistryClient:
             if self._known is None or checkpoint.size > self._known[0]:
                 self._known = (checkpoint.size, checkpoint.root_hash)
             self._cache[key] = (now, bundle)
+            self._states[key] = state
         return state
+
+    def did_state(self, did: str, *, fresh: bool = False) -> LedgerState:
+        """The DID's whole chain, verified and replayed (``fresh`` skips the cache, for writers)."""
+        key = ("did", did)
+        if fresh:
+            with self._lock:
+                self._cache.pop(key, None)
+                self._states.pop(key, None)
+        path = f"/1.0/identifiers/{urllib.parse.quote(did, safe=':')}"
+        return self._verified(key, lambda: self._get_json(path)["didResolutionMetadata"]["proof"])
 
     # TrustSource --------------------------------------------------------------------------
 
@@ -179,7 +196,7 @@ class RegistryClient:
             base, fragment = did, kid
         if base != did:
             raise NotTrusted("the credential's kid names another DID than its issuer")
-        state = self._verified(("did", did), lambda: self._get_json(f"/1.0/identifiers/{urllib.parse.quote(did, safe=':')}")["didResolutionMetadata"]["proof"])
+        state = self.did_state(did)
         # KeyNotValid (with its .rule: unknown_kid, not_yet_added, removed, compromised) and
         # UnknownDID propagate as they are, so a verifier can tell its users which rule failed.
         record = state.key_at(did, fragment, at)
