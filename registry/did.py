@@ -91,16 +91,51 @@ def verify_scid(unsigned: Mapping[str, Any], scid: str) -> None:
 
     The entry is treated as a string and every occurrence of the SCID is
     replaced by the placeholder; the hash of the result must be the SCID.
+
+    The string is the entry's JCS text, so when no member name holds the SCID
+    the replaced text is already JCS(preliminary entry) and is hashed as it
+    is: the SCID is base58 (letters and digits), so it occurs only inside
+    strings, and writing ``{SCID}`` in place of it needs no escaping. A
+    replacement that cuts into an escape sequence leaves text that is not the
+    JCS of anything and cannot hash to the SCID. Only when a member name holds
+    the SCID (the order of names may change) is the text parsed and
+    canonicalised again.
     """
     if not _SCID.fullmatch(scid):
         raise InvalidEntry("SCID must be 46 base58btc characters (a sha2-256 multihash)")
-    text = json.dumps(dict(unsigned), ensure_ascii=False, separators=(",", ":"))
-    if SCID_PLACEHOLDER in text:
+    text = canonical(dict(unsigned))
+    if _PLACEHOLDER_BYTES in text:
         raise InvalidEntry("genesis entry must not contain the literal '{SCID}' (did:webvh SCID generation)")
-    preliminary = json.loads(text.replace(scid, SCID_PLACEHOLDER))
-    calculated = generate_scid(preliminary)
-    if calculated != scid:
-        raise InvalidEntry("SCID does not match the hash of the genesis did.create entry; rebuild it with create_op")
+    replaced = text.replace(scid.encode("ascii"), _PLACEHOLDER_BYTES)
+    if _names_hold(unsigned, scid):
+        try:
+            replaced = canonical(json.loads(replaced))
+        except ValueError as exc:  # The replacement cut an escape sequence: no SCID is the hash of that.
+            raise InvalidEntry(_SCID_MISMATCH) from exc
+    if sha256_multihash_b58(replaced) != scid:
+        raise InvalidEntry(_SCID_MISMATCH)
+
+
+_SCID_MISMATCH = "SCID does not match the hash of the genesis did.create entry; rebuild it with create_op"
+
+
+_PLACEHOLDER_BYTES = SCID_PLACEHOLDER.encode("ascii")
+
+
+def _names_hold(value: Any, text: str) -> bool:
+    """Whether any object member name inside ``value`` (JSON: dicts, lists, tuples) contains ``text``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for name, member in item.items():
+                if text in name:
+                    return True
+                if isinstance(member, (dict, list, tuple)):
+                    stack.append(member)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(member for member in item if isinstance(member, (dict, list, tuple)))
+    return False
 
 
 def key_hash(multikey: str) -> str:

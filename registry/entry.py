@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, NewType
-
-import rfc8785
 
 from sdjwt.encoding import b64url_decode, b64url_encode, json_loads
 from sdjwt.errors import SDJWTError
 from sdjwt.keys import Ed25519PrivateKey, Ed25519PublicKey
 
+from . import jcs
 from .errors import EntrySignatureInvalid, InvalidEntry
 
 __all__ = [
@@ -62,8 +61,8 @@ _MAX_TIME = 2**53 - 1
 def canonical(value: Any) -> bytes:
     """RFC 8785 JCS bytes of ``value``; a value JCS cannot represent is an :class:`InvalidEntry`."""
     try:
-        return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        return jcs.dumps(value)
+    except (jcs.CanonicalizationError, TypeError, ValueError) as exc:
         raise InvalidEntry("entry holds a value JSON canonicalization (RFC 8785) cannot represent") from exc
 
 
@@ -75,6 +74,25 @@ def entry_hash(leaf: bytes) -> Digest:
 def signing_input(unsigned: Mapping[str, Any]) -> bytes:
     """``"civicid.org/v1/entry" || 0x00 || JCS(entry without sig)`` (registry design, "Entry")."""
     return ENTRY_DOMAIN + b"\x00" + canonical(dict(unsigned))
+
+
+def _unsigned_jcs(raw: bytes, sig: str, time: int) -> bytes:
+    """JCS(entry without sig), cut out of ``raw`` = JCS(entry) (RFC 8785 s3.2.3).
+
+    A JCS object is ``{`` + its members in sorted order joined by ``,`` + ``}``,
+    so dropping one member from the object drops exactly that member's text and
+    one comma from its canonical form. The entry's members sort as ``author``,
+    ``body``, ``kind``, ``prev``, ``sig``, ``time``, ``v``; ``sig`` is base64url
+    (no character JCS escapes) and ``time`` and ``v`` are safe integers, so a
+    canonical entry ends with exactly ``,"sig":"<sig>","time":<time>,"v":1}``.
+    """
+    tail = b',"time":%d,"v":%d}' % (time, ENTRY_VERSION)
+    member = b',"sig":"' + sig.encode("ascii") + b'"'
+    end = len(raw) - len(tail)
+    start = end - len(member)
+    if raw[start:end] != member or raw[end:] != tail:
+        raise AssertionError("canonical entry bytes do not end with the sig, time and v members")  # Unreachable.
+    return raw[:start] + tail
 
 
 def split_author(author: str) -> tuple[str, str]:
@@ -97,6 +115,8 @@ class Entry:
     sig: bytes
     raw: bytes
     hash: Digest
+    # The signing input, set by from_bytes once ``raw`` is known to be canonical; empty otherwise.
+    _signed_bytes: bytes = field(default=b"", repr=False, compare=False)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Entry:
@@ -120,15 +140,12 @@ class Entry:
             raise InvalidEntry(f"entry is not strict JSON: {exc.message}") from exc
         if not isinstance(value, dict):
             raise InvalidEntry("entry must be a JSON object")
-        # Step 3: the envelope.
-        entry = cls._from_members(value, data)
-        # Step 4: canonical form.
-        if canonical(value) != data:
-            raise InvalidEntry("entry bytes are not in RFC 8785 (JCS) canonical form; submit JCS(entry) exactly")
-        return entry
+        # Steps 3 and 4.
+        return cls._from_members(value, data)
 
     @classmethod
     def _from_members(cls, value: dict[str, Any], raw: bytes) -> Entry:
+        # Step 3: the envelope.
         keys = set(value)
         if keys != _MEMBERS:
             missing = sorted(_MEMBERS - keys)
@@ -153,6 +170,9 @@ class Entry:
             raise InvalidEntry(exc.message) from exc
         if len(sig) != 64:
             raise InvalidEntry("entry 'sig' must be a 64-byte Ed25519 signature")
+        # Step 4: canonical form.
+        if canonical(value) != raw:
+            raise InvalidEntry("entry bytes are not in RFC 8785 (JCS) canonical form; submit JCS(entry) exactly")
         return cls(
             kind=value["kind"],
             body=value["body"],
@@ -162,6 +182,8 @@ class Entry:
             sig=sig,
             raw=raw,
             hash=entry_hash(raw),
+            # The bytes are canonical, so JCS(entry without sig) is a slice of them.
+            _signed_bytes=ENTRY_DOMAIN + b"\x00" + _unsigned_jcs(raw, value["sig"], time),
         )
 
     @property
@@ -184,7 +206,12 @@ class Entry:
         }
 
     def signing_input(self) -> bytes:
-        return signing_input(self.unsigned())
+        """``"civicid.org/v1/entry" || 0x00 || JCS(entry without sig)``, cut from the canonical ``raw``."""
+        return self._signed_bytes or signing_input(self.unsigned())
+
+    def unsigned_jcs(self) -> bytes:
+        """JCS(entry without sig): the bytes the signature covers and the SCID hashes."""
+        return self.signing_input()[len(ENTRY_DOMAIN) + 1 :]
 
     def verify_signature(self, key: Ed25519PublicKey) -> None:
         """Raise :class:`EntrySignatureInvalid` unless ``sig`` verifies under ``key``."""
