@@ -583,7 +583,7 @@ class Stack:
         state.save()
 
     def _start_issuer(self, port: int, env: Mapping[str, str]) -> None:
-        self._add("issuer", port, cli_argv("issuer", "serve", "--port", str(port), "--workers", "1"), env)
+        self._add("issuer", port, cli_argv("issuer", "serve", "--port", str(port), "--workers", "1", "--threads", "4"), env)
 
     # Running and stopping.
     def watch(self) -> NoReturn:

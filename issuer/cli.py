@@ -192,9 +192,11 @@ def credential_status(action: str, credential_id: str, reason: str | None, db: s
 @click.option("--host", default="127.0.0.1", envvar="CIVICID_ISSUER_HOST", show_default=True)
 @click.option("--port", default=8080, type=click.IntRange(1, 65535), envvar="CIVICID_ISSUER_PORT", show_default=True)
 @click.option("--workers", default=2, type=click.IntRange(1, 64), envvar="CIVICID_ISSUER_WORKERS", show_default=True)
+@click.option("--threads", default=1, type=click.IntRange(1, 256), envvar="CIVICID_ISSUER_THREADS", show_default=True,
+              help="Threads per worker (gthread above 1), so an idle browser connection holds a thread, not a worker.")
 @db_option
 @domain_errors
-def serve(host: str, port: int, workers: int, db: str | None) -> None:
+def serve(host: str, port: int, workers: int, threads: int, db: str | None) -> None:
     """Serve the issuer with gunicorn (configuration from CIVICID_ISSUER_* variables)."""
     from gunicorn.app.base import BaseApplication
 
@@ -212,6 +214,9 @@ def serve(host: str, port: int, workers: int, db: str | None) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            if threads > 1:
+                self.cfg.set("threads", threads)
+                self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
             # The access log format leaves out query strings (offer references are secrets).
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)s')
