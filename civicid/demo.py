@@ -85,7 +85,7 @@ class Check:
 
 def write_qr(text: str, path: Path) -> None:
     """``text`` as a QR code PNG (error correction M, as a printed letter or a screen would use)."""
-    import qrcode
+    import qrcode  # type: ignore[import-untyped]
 
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=4)
     qr.add_data(text)

@@ -623,6 +623,9 @@ def _raise_stop(signum: int, frame: Any) -> None:
 
 
 def _human(info: Mapping[str, Any]) -> str:
+    demo = "civicid demo"
+    if Path(info["data_dir"]) != default_data_dir().resolve():
+        demo += f" --data-dir {info['data_dir']}"
     return "\n".join([
         f"civicid is up (data in {info['data_dir']}).",
         "",
@@ -632,7 +635,7 @@ def _human(info: Mapping[str, Any]) -> str:
         f"                   counter token {info['counter_token']}",
         f"  registry         {info['registry']}  (witness {info['witness']})",
         "",
-        "Run `civicid demo` in another terminal to watch the whole story. Press Ctrl-C to stop.",
+        f"Run `{demo}` in another terminal to watch the whole story. Press Ctrl-C to stop.",
     ])
 
 
