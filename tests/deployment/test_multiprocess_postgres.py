@@ -49,17 +49,6 @@ def verifier_pg_url(postgres_admin_url: str) -> Iterator[str]:
         yield url
 
 
-def _wait_for(what: str, probe: Any, seconds: float = 20) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def _open_request(verifier: Service, policy: str = "age-over-18") -> dict[str, Any]:
     status, body, _ = http_json("POST", verifier.url + "/api/requests", {"policy": policy}, token=COUNTER_TOKEN)
     assert status == 201, body
