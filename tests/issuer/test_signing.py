@@ -47,7 +47,7 @@ def _present(claims: dict[str, Any], paths: tuple[Any, ...]) -> list[Any]:
 def _variants() -> list[dict[str, Any]]:
     full = copy.deepcopy(NATIONAL_ID)
     no_region = copy.deepcopy(NATIONAL_ID)
-    del no_region["address"]["region"]
+    del no_region["address"]["region"]  # type: ignore[attr-defined]
     many = copy.deepcopy(NATIONAL_ID)
     many["nationalities"] = ["CN", "HK", "MO"]
     many["given_name"] = "美 \"quoted\" \\ é"
