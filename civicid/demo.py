@@ -134,8 +134,8 @@ def services(data_dir: Path | None, say: Callable[[str], None]) -> Iterator[dict
     temporary = data_dir is None
     folder = Path(tempfile.mkdtemp(prefix="civicid-demo-")) if temporary else data_dir
     assert folder is not None
-    folder.mkdir(parents=True, exist_ok=True)
-    log_path = folder / "up.log"
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    log_path = folder / "logs" / "up.log"
     say("Starting a registry with its witness, an office's issuer and a counter's verifier on this machine"
         f" ({'a temporary folder' if temporary else folder})...")
     argv = cli_argv("up", "--json", "--data-dir", str(folder), *(["--port-base", "0"] if temporary else []))

@@ -23,10 +23,15 @@ QR_FILES = {
 
 
 def _values(claims: object) -> list[str]:
+    """The claim values as strings, long enough (4+ characters) not to turn up by chance in random ids."""
+    return [v for v in _all_values(claims) if len(v) >= 4]
+
+
+def _all_values(claims: object) -> list[str]:
     if isinstance(claims, dict):
-        return [v for value in claims.values() for v in _values(value)]
+        return [v for value in claims.values() for v in _all_values(value)]
     if isinstance(claims, list):
-        return [v for value in claims for v in _values(value)]
+        return [v for value in claims for v in _all_values(value)]
     return [str(claims)] if isinstance(claims, str) else []
 
 
@@ -98,3 +103,12 @@ def test_demo_json_against_a_running_up(tmp_path: Path) -> None:
         assert up.process.poll() is None
     finally:
         assert up.stop() == 0
+    # No claim value and no secret reached any service's log.
+    state = json.loads((tmp_path / "data" / "state.json").read_text())
+    secrets = [state[k] for k in ("counter_token", "officer_token", "officer_password", "keystore_passphrase", "issuer_secret_key")]
+    logs = list((tmp_path / "data" / "logs").glob("*.log"))
+    assert {p.name for p in logs} >= {"registry.log", "witness.log", "issuer.log", "verifier.log"}
+    for log in logs:
+        text = log.read_text(errors="replace")
+        for value in _values(CITIZEN) + secrets:
+            assert value not in text, (log.name, value[:4])
