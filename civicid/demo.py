@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator, Mapping, NoReturn
 
 import click
 
-from .up import RUNNING_FILE, _child_setup, answers, cli_argv, default_data_dir, http_json
+from .up import RUNNING_FILE, child_setup, answers, cli_argv, default_data_dir, http_json
 
 __all__ = ["demo", "DemoFailed", "CITIZEN"]
 
@@ -141,7 +141,7 @@ def services(data_dir: Path | None, say: Callable[[str], None]) -> Iterator[dict
     argv = cli_argv("up", "--json", "--data-dir", str(folder), *(["--port-base", "0"] if temporary else []))
     with open(log_path, "ab") as log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                                   preexec_fn=_child_setup)
+                                   preexec_fn=child_setup)
     ok = False
     try:
         info = _read_info(process, log_path)

@@ -49,11 +49,17 @@ import click
 
 __all__ = [
     "ROLES",
+    "RUNNING_FILE",
     "Stack",
+    "State",
     "UpError",
-    "default_data_dir",
+    "answers",
+    "child_setup",
     "cli_argv",
+    "default_data_dir",
+    "http_json",
     "up",
+    "write_private",
 ]
 
 # Port offsets from --port-base, in this order.
@@ -261,7 +267,8 @@ def answers(url: str, timeout: float = 2.0) -> bool:
 # -- processes ---------------------------------------------------------------
 
 
-def _child_setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+def child_setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """``preexec_fn`` for servers: a clean signal mask, and SIGTERM when the parent dies (Linux)."""
     # Undo the parent's signal mask (inherited across exec), and die with the parent on Linux,
     # so that even a killed `civicid up` leaves no orphan server behind.
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
@@ -316,7 +323,7 @@ class Service:
             handle.flush()
             self.process = subprocess.Popen(
                 self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=handle,
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup,
+                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=child_setup,
             )
 
     def running(self) -> bool:
@@ -342,8 +349,9 @@ class Service:
                 os.kill(self.process.pid, signum)
 
     def kill_group(self) -> None:
-        # The gunicorn master and its workers share the process group the master leads.
-        if self.process is not None:
+        """SIGKILL a master that did not stop in time, with its workers (they share the group it leads)."""
+        # Only while the master lives: once it is reaped, its pid (and group id) may belong to someone else.
+        if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -608,9 +616,7 @@ class Stack:
                 try:
                     service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    pass
-                # Workers of a master that died first are killed with the group too.
-                service.kill_group()
+                    service.kill_group()
             with contextlib.suppress(FileNotFoundError):
                 self._p(RUNNING_FILE).unlink()
             if self._lock is not None:
