@@ -27,7 +27,8 @@ from .errors import MalformedInput, NotAuthorized, NotFound, RegistryError
 from .ledger import Ledger
 from .merkle import inclusion_proof
 from .state import parse_time
-from .tiles import ENTRIES_LEVEL, TileID, encode_entry_bundle, tile_contents
+from .storage import StorageError
+from .tiles import ENTRIES_LEVEL, TILE_WIDTH, TileID, encode_entry_bundle
 
 __all__ = ["tlog", "resolver", "trqp", "ledger"]
 
@@ -36,6 +37,13 @@ resolver = Blueprint("resolver", __name__)
 trqp = Blueprint("trqp", __name__)
 
 _MAX_DID = 256
+
+
+class ReadOnlyNode(RegistryError):
+    """A mirror does not sequence entries."""
+
+    code = "read_only_mirror"
+    status = 405
 
 
 def ledger() -> Ledger:
@@ -89,6 +97,8 @@ def _replayed(bundle: Bundle) -> Any:
 @tlog.post("/entries")
 def submit_entry() -> Any:
     """Submit one signed entry (its exact JCS bytes); answers 201 with its sequence number."""
+    if current_app.extensions.get("civicid.read_only"):
+        raise ReadOnlyNode("this node is a read-only mirror; submit entries to the primary registry")
     body = request.get_data(cache=False)
     if not body:
         raise MalformedInput("POST the entry's canonical JSON bytes as the request body")
@@ -116,7 +126,13 @@ def tile(rest: str) -> Response:
     if tile_id.level == ENTRIES_LEVEL:
         data = encode_entry_bundle(store.entries(nodes[0].begin, nodes[-1].end))
     else:
-        data = tile_contents(tile_id, store)
+        # The tile's hashes are one run of stored nodes at its Merkle level: one query, not one per hash.
+        # Byte for byte what tiles.tile_contents reads node by node (tests/registry/test_tiles_api.py).
+        first = tile_id.index * TILE_WIDTH
+        hashes = store.node_range(tile_id.merkle_level, first, first + tile_id.width)
+        if len(hashes) != tile_id.width:
+            raise StorageError(f"the stored tree lacks nodes of tile {tile_id.path}; run `civicid registry audit`")
+        data = b"".join(hashes)
     # Full tiles never change; partial ones are replaced by wider ones as the log grows.
     cache = "public, max-age=31536000, immutable" if not tile_id.is_partial else "public, max-age=60"
     return Response(data, mimetype="application/octet-stream", headers={"Cache-Control": cache})

@@ -66,14 +66,24 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     except ValueError as exc:
         raise ConfigError(f"invalid registry configuration: {exc}") from exc
     app.extensions["civicid.ledger"] = ledger
-    app.extensions["civicid.policy"] = TrustPolicy(
-        origin=ledger.origin,
-        log=signer.verifier,
-        witnesses=tuple(v for _, v in witnesses),
-        quorum=quorum,
-        roots=tuple(roots),
-    )
-    if app.config["START_THREADS"]:
+    if app.config.get("POLICY_FILE"):
+        # A mirror answers with the primary's checkpoints, so it replays under the primary's policy.
+        try:
+            policy = TrustPolicy.from_json(json.loads(Path(app.config["POLICY_FILE"]).read_text(encoding="utf-8")))
+        except (OSError, ValueError, errors.RegistryError) as exc:
+            raise ConfigError(f"POLICY_FILE cannot be read ({type(exc).__name__})") from exc
+    else:
+        policy = TrustPolicy(
+            origin=ledger.origin,
+            log=signer.verifier,
+            witnesses=tuple(v for _, v in witnesses),
+            quorum=quorum,
+            roots=tuple(roots),
+        )
+    app.extensions["civicid.policy"] = policy
+    read_only = str(app.config.get("READ_ONLY", False)).lower() in ("1", "true", "yes")
+    app.extensions["civicid.read_only"] = read_only
+    if app.config["START_THREADS"] and not read_only:
         ledger.start()
 
     app.register_blueprint(tlog)

@@ -72,14 +72,59 @@ def cli() -> None:
 @click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535), envvar="CIVICID_REGISTRY_PORT")
 @click.option("--db", envvar="CIVICID_REGISTRY_DB", help="SQLite path or postgresql:// URL (default: instance/registry/registry.db).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, db: str | None, workers: int) -> None:
+@click.option("--read-only", is_flag=True, envvar="CIVICID_REGISTRY_READ_ONLY",
+              help="Serve a mirror's database: reads only, no sequencing, no checkpoints of its own.")
+@click.option("--policy", "policy_file", envvar="CIVICID_REGISTRY_POLICY_FILE", type=click.Path(exists=True, dir_okay=False),
+              help="With --read-only: the primary's pinned trust policy.")
+def serve(host: str, port: int, db: str | None, workers: int, read_only: bool, policy_file: str | None) -> None:
     """Serve the registry with gunicorn."""
     from registry.app import create_app
     from registry.serving import run_gunicorn
 
     if db:
         os.environ["CIVICID_REGISTRY_DB"] = db
+    if read_only:
+        if not policy_file:
+            _fail("--read-only needs --policy, the primary's trust policy file")
+        os.environ["CIVICID_REGISTRY_READ_ONLY"] = "true"
+        os.environ["CIVICID_REGISTRY_POLICY_FILE"] = policy_file
     run_gunicorn(create_app, host=host, port=port, workers=workers)
+
+
+@cli.command()
+@click.option("--primary", required=True, envvar="CIVICID_MIRROR_PRIMARY", help="Base URL of the primary registry.")
+@click.option("--db", required=True, envvar="CIVICID_MIRROR_DB", help="The mirror's own database (SQLite path or URL).")
+@click.option("--policy", "policy_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The pinned trust policy JSON (origin, log vkey, witnesses, quorum, roots).")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600))
+@click.option("--once", is_flag=True, help="Sync once and exit (for cron and tests).")
+@json_option
+def mirror(primary: str, db: str, policy_file: str, interval: float, once: bool, as_json: bool) -> None:
+    """Follow a primary over C2SP tlog-tiles, re-verifying every entry and the tree (serve it with --read-only)."""
+    from registry.bundle import TrustPolicy
+    from registry.errors import RegistryError
+    from registry.mirror import Mirror, http_fetch
+    from registry.storage import Database, LogStore
+
+    try:
+        policy = TrustPolicy.from_json(json.loads(Path(policy_file).read_text(encoding="utf-8")))
+        follower = Mirror(LogStore(Database(db)), origin=policy.origin, log_verifier=policy.log, cosigners=policy.witnesses,
+                          quorum=policy.quorum, roots=policy.roots, fetch=http_fetch(primary))
+    except (RegistryError, ValueError) as exc:
+        _fail(f"cannot start the mirror: {exc}")
+    while True:
+        try:
+            status = follower.sync()
+            line = {"size": status.size, "appended": status.appended}
+            click.echo(json.dumps(line) if as_json else f"mirrored {status.size} entries (+{status.appended})")
+        except RegistryError as exc:
+            # A fork or rollback is evidence: say so loudly, keep what is already verified, keep trying.
+            click.echo(f"error: {exc}", err=True)
+            if once:
+                sys.exit(1)
+        if once:
+            return
+        time.sleep(interval)
 
 
 @cli.command()
@@ -358,16 +403,20 @@ def log_proof(seq: int, size: int, db: str) -> None:
 @click.option("--origin", required=True, envvar="CIVICID_REGISTRY_ORIGIN")
 @click.option("--log-vkey", required=True, help="The log's verifier key.")
 @click.option("--root", "roots", multiple=True, help="Root authority DID (repeatable).")
+@click.option("--witness", "witnesses", multiple=True, help="A witness's cosignature vkey (repeatable).")
+@click.option("--quorum", default=0, show_default=True, type=click.IntRange(0), help="Cosignatures each checkpoint must carry.")
 @json_option
-def log_audit(db: str, origin: str, log_vkey: str, roots: tuple[str, ...], as_json: bool) -> None:
+def log_audit(db: str, origin: str, log_vkey: str, roots: tuple[str, ...], witnesses: tuple[str, ...], quorum: int,
+              as_json: bool) -> None:
     """Replay the whole log from scratch and report the first bad entry, node or checkpoint."""
     from registry.audit import audit
-    from registry.checkpoint import Ed25519Verifier
+    from registry.checkpoint import CosignatureVerifier, Ed25519Verifier
     from registry.errors import RegistryError
     from registry.storage import Database, LogStore
 
     try:
-        report = audit(LogStore(Database(db)), origin=origin, log_verifier=Ed25519Verifier.from_vkey(log_vkey), roots=roots)
+        report = audit(LogStore(Database(db)), origin=origin, log_verifier=Ed25519Verifier.from_vkey(log_vkey), roots=roots,
+                       cosigners=[CosignatureVerifier.from_vkey(w) for w in witnesses], quorum=quorum)
     except (RegistryError, ValueError) as exc:
         _fail(str(exc))
     if as_json:

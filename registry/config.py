@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "CHECKPOINT_INTERVAL": 1.0,
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "START_THREADS": True,
+    "READ_ONLY": False,  # A mirror's node: serve reads, refuse submissions, sign no checkpoints.
+    "POLICY_FILE": None,  # A mirror's pinned policy of the primary (its answers replay under it).
 }
 
 

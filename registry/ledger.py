@@ -26,6 +26,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from sdjwt.encoding import b64url_decode
+from sdjwt.keys import Ed25519PublicKey
+
 from .checkpoint import Checkpoint, CosignatureVerifier, Ed25519Signer, SignedNote
 from .entry import Entry
 from .errors import ConsistencyError, MalformedInput, RegistryError
@@ -59,7 +62,7 @@ class WitnessConfig:
 
 @dataclass
 class _Pending:
-    body: bytes
+    entry: Entry
     future: "Future[Receipt]" = field(default_factory=Future)
 
 
@@ -121,6 +124,10 @@ class Ledger:
 
     def submit(self, bodies: Sequence[bytes]) -> list[Receipt | RegistryError]:
         """Sequence a batch now, in the caller's thread: one result per body, in order."""
+        return self._sequence_batch(bodies)
+
+    def _sequence_batch(self, bodies: Sequence[bytes | Entry]) -> list[Receipt | RegistryError]:
+        """One transaction for ``bodies``: raw bytes, or entries already parsed by :meth:`submit_one`."""
         results: list[Receipt | RegistryError] = [RegistryError("not processed")] * len(bodies)
         accepted: list[tuple[int, Entry]] = []
         now = int(self.clock())
@@ -130,7 +137,7 @@ class Ledger:
             self._catch_up_locked(cur, size)
             for position, body in enumerate(bodies):
                 try:
-                    entry = Entry.from_bytes(body)
+                    entry = body if isinstance(body, Entry) else Entry.from_bytes(body)
                     applied = self.state.commit(validate(entry, self.state, now))
                 except RegistryError as exc:
                     results[position] = exc
@@ -152,15 +159,54 @@ class Ledger:
         return results
 
     def submit_one(self, body: bytes, timeout: float = 30.0) -> Receipt:
-        """Queue one entry for the sequencer thread (group commit) and wait for its receipt."""
+        """Queue one entry for the sequencer thread (group commit) and wait for its receipt.
+
+        The stateless work happens here, in the submitting thread, so the
+        sequencer is left with the ledger rules and the commit: the bytes are
+        parsed and checked for canonical form (a refusal is raised here, the
+        same error the sequencer would give), and the signature is verified
+        ahead of time under the key the sequencer will most likely use (see
+        :meth:`_preverify`). libsodium releases the GIL, so verifications run
+        on the other core while the sequencer works.
+        """
         if not self._threads:
             result = self.submit([body])[0]
             if isinstance(result, RegistryError):
                 raise result
             return result
-        pending = _Pending(body)
+        entry = Entry.from_bytes(body)
+        self._preverify(entry)
+        pending = _Pending(entry)
         self._queue.put(pending)
         return pending.future.result(timeout=timeout)
+
+    def _preverify(self, entry: Entry) -> None:
+        """Verify ``entry``'s signature now under its likely key, so the sequencer's own check is a lookup.
+
+        This decides nothing: the sequencer still runs every check of
+        :func:`registry.state.validate` against the state it holds the lock
+        for. What carries over is only the fact "``sig`` verifies under this
+        raw key", remembered by the entry (:meth:`Entry.verify_signature`);
+        when the sequencer picks a different key (the key set changed in
+        between, or the guess was wrong) it verifies again. ``did.create``
+        and ``did.recover`` are signed by a key the entry itself lists;
+        other entries by the author's current key, read optimistically from
+        the projection without its lock.
+        """
+        try:
+            if entry.kind in ("did.create", "did.recover"):
+                listed = [k for k in entry.body.get("keys", ()) if isinstance(k, dict) and k.get("kid") == entry.author_kid]
+                if len(listed) != 1:
+                    return
+                key = Ed25519PublicKey(b64url_decode(listed[0]["publicKeyJwk"]["x"]))
+            else:
+                current = [r for r in self.state.keys(entry.author_did) if r.kid == entry.author_kid and r.removed_time is None]
+                if len(current) != 1:
+                    return
+                key = current[0].key.key
+            entry.verify_signature(key)
+        except Exception:  # Malformed bodies, unknown DIDs, a projection changing under us: the sequencer decides.
+            return
 
     def _sequencer(self) -> None:
         while not self._stop.is_set():
@@ -178,7 +224,7 @@ class Ledger:
                     break
                 batch.append(item)
             try:
-                results = self.submit([p.body for p in batch])
+                results = self._sequence_batch([p.entry for p in batch])
             except Exception as exc:  # Storage failure: every waiter learns it; nothing was written.
                 log.error("a batch of %d entries failed to commit: %s", len(batch), type(exc).__name__)
                 for pending in batch:

@@ -71,7 +71,8 @@ def _trust(config: Mapping[str, Any]) -> TrustSource:
             policy = client.from_url("http://offline.invalid", config["REGISTRY_POLICY"]).policy
             return client.RegistryClient.from_snapshot(config["REGISTRY_SNAPSHOT"], policy)
         if config.get("REGISTRY_URL"):
-            return client.from_url(config["REGISTRY_URL"], config.get("REGISTRY_POLICY"))
+            return client.from_url(config["REGISTRY_URL"], config.get("REGISTRY_POLICY"),
+                                   cache_ttl=float(config.get("REGISTRY_CACHE_TTL", 300)))
     except RegistryError as exc:
         raise ConfigError(f"the registry trust source cannot be set up: {exc}") from exc
     raise ConfigError("no trust source: set CIVICID_VERIFIER_REGISTRY_URL (and REGISTRY_POLICY) or TRUST_FILE")

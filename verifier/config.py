@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_PARAMS": {},  # {"resident": {"city": "Shenzhen"}}: deployment parameters per policy.
     "TRUST_FILE": None,  # A JSON trust snapshot (see docs/verifier.md) when no registry client is configured.
     "REGISTRY_URL": None,  # The registry, through registry.client (proofs checked against REGISTRY_POLICY).
+    "REGISTRY_CACHE_TTL": 300,  # Seconds a verified registry answer is reused (bounds how fast a compromise reaches counters).
     "REGISTRY_POLICY": None,  # The pinned trust policy JSON file (log vkey, witnesses, quorum, roots).
     "REGISTRY_SNAPSHOT": None,  # An offline registry snapshot (registry.client.RegistryClient.save_snapshot).
     "ALGORITHMS": ["EdDSA", "ES256"],

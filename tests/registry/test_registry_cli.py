@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,35 @@ def test_cli_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     assert result.exit_code == 1 and result.output.startswith("error: cannot fetch the checkpoint")
     result = CliRunner().invoke(cli, ["accredit"])
     assert result.exit_code == 2
+
+
+def test_a_mirror_follows_the_primary_and_serves_it_read_only(served: tuple[str, str, Path], live_server: Any) -> None:
+    from registry.app import create_app
+
+    url, root, tmp = served
+    _run("submit", str(tmp / "ministry.entry"), "--registry", url)
+    deadline = time.time() + 15
+    while "\n1\n" not in (note := _run("log", "checkpoint", "--registry", url)):
+        assert time.time() < deadline, note
+        time.sleep(0.1)
+    (tmp / "policy.json").write_bytes(urllib.request.urlopen(url + "/policy").read())
+    out = _run("mirror", "--primary", url, "--db", str(tmp / "mirror.db"), "--policy", str(tmp / "policy.json"), "--once", "--json")
+    assert json.loads(out) == {"size": 1, "appended": 1}
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp / "mirror"), "DB": str(tmp / "mirror.db"), "READ_ONLY": True,
+                      "POLICY_FILE": str(tmp / "policy.json"),
+                      "ORIGIN": "registry.cli.example/v1", "ROOTS": root})
+    mirror = live_server(app)
+    assert urllib.request.urlopen(mirror.url + "/checkpoint").read().decode().strip() == note
+    resolved = json.loads(urllib.request.urlopen(f"{mirror.url}/1.0/identifiers/{root}").read())
+    assert resolved["didDocument"]["id"] == root
+    request = urllib.request.Request(mirror.url + "/entries", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 405
+    assert json.loads(refused.value.read())["type"].endswith("/read_only_mirror")
+    # A wrong policy (another log key) is refused with one line and exit 1.
+    policy = json.loads((tmp / "policy.json").read_text())
+    policy["log"] = policy["log"].rsplit("+", 1)[0] + "+AXh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4"
+    (tmp / "bad.json").write_text(json.dumps(policy))
+    result = CliRunner().invoke(cli, ["mirror", "--primary", url, "--db", str(tmp / "m2.db"), "--policy", str(tmp / "bad.json"), "--once"])
+    assert result.exit_code == 1 and result.output.startswith("error:")
