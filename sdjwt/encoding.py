@@ -117,8 +117,8 @@ def json_loads(data: str | bytes, what: str = "JSON", max_depth: int = DEFAULT_L
             value, end = _SCAN(data, 0)
         except StopIteration:
             end = -1
-        if end != len(data):  # type: ignore[arg-type]
-            value = _DECODER.decode(data)  # type: ignore[arg-type]
+        if end != len(data):
+            value = _DECODER.decode(data)
     except MalformedSDJWT as exc:
         raise MalformedSDJWT(f"{what}: {exc.message}") from exc
     except RecursionError as exc:
@@ -126,16 +126,16 @@ def json_loads(data: str | bytes, what: str = "JSON", max_depth: int = DEFAULT_L
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedSDJWT(f"{what} is not valid UTF-8 JSON") from exc
     # Fast path: a text with fewer brackets than the limit cannot nest deeper than it.
-    if data.count("{") + data.count("[") > max_depth:  # type: ignore[union-attr]
+    if data.count("{") + data.count("[") > max_depth:
         check_depth(value, max_depth, what)
     # A \uD800-\uDFFF escape may be half of a pair; only then walk the strings to look for a lone one.
     # A backslash is looked for first: a one-character search is several times faster.
-    if "\\" in data and "\\u" in data and _SURROGATE_ESCAPE.search(data):  # type: ignore[operator, arg-type]
+    if "\\" in data and "\\u" in data and _SURROGATE_ESCAPE.search(data):
         _refuse_lone_surrogates(value, what)
     return value
 
 
-_SCAN = _DECODER.scan_once
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")

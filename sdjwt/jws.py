@@ -99,7 +99,7 @@ def _check_header(header: dict[str, Any], algorithms: Collection[str], typ: str 
         )
     if typ is not None and header.get("typ") != typ:
         raise MalformedSDJWT(f"{what} typ must be {typ!r}")
-    return alg  # type: ignore[no-any-return]
+    return alg
 
 
 def sign_compact(header: dict[str, Any], payload: dict[str, Any], key: PrivateKey) -> str:

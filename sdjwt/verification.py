@@ -163,7 +163,7 @@ def _replace_digests(
             if found is None:
                 continue  # An undisclosed claim or a decoy.
             used += 1
-            name, value = found
+            name, value = found  # type: ignore[assignment]
             # Step 3.2.2: it must be an object property disclosure ...
             if name is None:
                 raise DisclosureMismatch("an array element disclosure is referenced from an object's '_sd'")
