@@ -154,7 +154,7 @@ def test_subclasses_take_the_reference_path() -> None:
     class Number(int):
         pass
 
-    value = {Name("b"): Number(2), "a": [Number(1)]}
+    value: Any = {Name("b"): Number(2), "a": [Number(1)]}
     assert jcs.dumps_plain(value) is None
     assert jcs.dumps(value) == rfc8785.dumps(value)
 
@@ -192,7 +192,7 @@ values = st.recursive(
     max_leaves=40,
 )
 plain_scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-SAFE, max_value=SAFE), st.text(max_size=12))
-plain_names = st.text(alphabet=st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",)), max_size=6)
+plain_names = st.text(alphabet=st.characters(max_codepoint=0xFFFF, exclude_categories=["Cs"]), max_size=6)
 plain_values = st.recursive(
     plain_scalars,
     lambda children: st.one_of(st.lists(children, max_size=5), st.dictionaries(plain_names, children, max_size=5)),
