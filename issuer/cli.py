@@ -198,34 +198,23 @@ def credential_status(action: str, credential_id: str, reason: str | None, db: s
 @domain_errors
 def serve(host: str, port: int, workers: int, threads: int, db: str | None) -> None:
     """Serve the issuer with gunicorn (configuration from CIVICID_ISSUER_* variables)."""
-    from gunicorn.app.base import BaseApplication
+    from registry.serving import run_gunicorn
 
     overrides: dict[str, Any] = {"SIGNING_REQUIRED": True}
     if db:
         overrides["DATABASE"] = db
     from .app import create_app
 
-    app = create_app(overrides)  # Fail fast, before any worker starts.
-    # The workers fork from this process: close its connection so each worker opens its own
-    # (a PostgreSQL connection shared by two processes corrupts both sessions).
-    app.extensions["civicid_issuer_store"].close()
+    def check() -> None:
+        # Fail fast, before any worker starts; then close the connection so that no
+        # PostgreSQL session is shared across the fork (each worker opens its own).
+        create_app(overrides).extensions["civicid_issuer_store"].close()
 
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            if threads > 1:
-                self.cfg.set("threads", threads)
-                self.cfg.set("worker_class", "gthread")
-            self.cfg.set("accesslog", "-")
-            # The access log format leaves out query strings (offer references are secrets).
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)s')
-
-        def load(self) -> Any:
-            return app
-
+    check()
     click.echo(f"serving the issuer on http://{host}:{port}", err=True)
-    _Server().run()
+    # Offer references in paths are bearer secrets: the access log shows only their prefix.
+    run_gunicorn(lambda: create_app(overrides), host=host, port=port, workers=workers, threads=threads,
+                 redact=("/credential-offer/",))
 
 
 @cli.command()

@@ -92,25 +92,13 @@ def request(ctx: click.Context, policy: str, as_json: bool, db: str | None, publ
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, db: str | None, workers: int, threads: int) -> None:
     """Serve the verifier with gunicorn (the production WSGI server)."""
-    from gunicorn.app.base import BaseApplication
+    from registry.serving import run_gunicorn
 
-    # Build the app once here so a bad configuration fails fast, with one line, before forking.
-    _run(ctx.obj["verbose"], lambda: _app(db, None))
-
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
-            self.cfg.set("accesslog", None)
-            self.cfg.set("errorlog", "-")
-
-        def load(self) -> Any:
-            # Each worker opens its own database connections after the fork.
-            return _app(db, None)
-
-    _Server().run()
+    # Build the app once here so a bad configuration fails fast, with one line, before forking;
+    # each worker then builds its own (its own database connections) after the fork.
+    run_gunicorn(lambda: _app(db, None), host=host, port=port, workers=workers, threads=threads,
+                 redact=("/oid4vp/request/", "/oid4vp/response/", "/api/requests/"),
+                 check=lambda: _run(ctx.obj["verbose"], lambda: _app(db, None)) and None)
 
 
 @cli.command("policies")
