@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from registry import admission
+
 from . import errors, storage
 from .config import DEFAULTS, instance_config_path, validate
 from .credential_types import load_types
@@ -44,6 +46,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(console.bp)
     errors.init_app(app)
+    # Load shedding: 503 at once beyond MAX_IN_FLIGHT per process, OAuth-style on the OpenID4VCI paths.
+    admission.install(app, problem_type=errors.PROBLEM_TYPE_PREFIX, error=ConfigError,
+                      oauth_paths=("/token", "/credential", "/nonce", "/credential-offer/"))
 
     @app.get("/openapi.json")
     def openapi() -> Any:

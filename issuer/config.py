@@ -20,7 +20,7 @@ import sdjwt
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULTS", "SigningIdentity", "validate", "signing_identity", "clock", "random_source"]
+__all__ = ["DEFAULTS", "RATE_LIMITS", "SigningIdentity", "validate", "signing_identity", "clock", "random_source"]
 
 DEFAULTS: dict[str, Any] = {
     # Where the service stores offers, credentials, status lists, officers and the audit log.
@@ -56,8 +56,30 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Whether this app instance must be able to sign (the service does; some CLI commands do not).
     "SIGNING_REQUIRED": True,
+    # Load shedding (registry.admission, docs/hardening/load.md): requests inside the app per process
+    # (matters with `serve --threads`; keep it below the thread count); 503 + Retry-After beyond. 0: off.
+    "MAX_IN_FLIGHT": 3,
+    "MAX_QUEUE_WAIT": 0,
+    "RETRY_AFTER": 1,
+    # Per-process token buckets on the OpenID4VCI endpoints, [burst, refill per minute] or null (off);
+    # 429 + Retry-After beyond. nginx's limit_req (deploy/nginx.conf) is the global limit.
+    "RATE_LIMIT_TOKEN_PER_ADDRESS": [30, 30],  # /token (PIN attempts) per client address (IPv6: per /64)
+    "RATE_LIMIT_TOKEN_PER_OFFER": [10, 6],  # /token per pre-authorized code, on top of MAX_TX_CODE_ATTEMPTS
+    "RATE_LIMIT_NONCE_PER_ADDRESS": [120, 600],
+    "RATE_LIMIT_CREDENTIAL_PER_ADDRESS": [120, 600],
+    "RATE_LIMIT_CREDENTIAL_PER_TOKEN": [20, 60],  # /credential per access token
+    "RATE_LIMIT_TRUSTED_PROXIES": [],  # Peers whose X-Forwarded-For names the client (the nginx hosts).
     # Injected in tests: "CLOCK" () -> int seconds, "RANDOM" (n) -> bytes, "SIGNING_KEY" a PrivateKey.
 }
+
+#: The token-bucket settings (see DEFAULTS and issuer.oid4vci.rate_limited).
+RATE_LIMITS = (
+    "RATE_LIMIT_TOKEN_PER_ADDRESS",
+    "RATE_LIMIT_TOKEN_PER_OFFER",
+    "RATE_LIMIT_NONCE_PER_ADDRESS",
+    "RATE_LIMIT_CREDENTIAL_PER_ADDRESS",
+    "RATE_LIMIT_CREDENTIAL_PER_TOKEN",
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +143,13 @@ def validate(config: dict[str, Any]) -> None:
         raise ConfigError("BATCH_SIZE must be 2 or more (OpenID4VCI 1.0 section 12.2.4, batch_size)")
     if config["STATUS_LIST_SIZE"] < 1024 or config["STATUS_LIST_SIZE"] % 8:
         raise ConfigError("STATUS_LIST_SIZE must be a multiple of 8 and at least 1024 (herd privacy)")
+    from registry.admission import parse_limit
+
+    for name in RATE_LIMITS:
+        parse_limit(config.get(name), name, ConfigError)
+    proxies = config.get("RATE_LIMIT_TRUSTED_PROXIES")
+    if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
+        raise ConfigError("RATE_LIMIT_TRUSTED_PROXIES must be a JSON list of proxy addresses")
     if config.get("SIGNING_REQUIRED"):
         signing_identity(config)  # Loads and checks the key once, so a bad keystore stops start-up.
 

@@ -6,12 +6,17 @@ Errors are the specifications' OAuth-style objects (``error``,
 
 from __future__ import annotations
 
+import hashlib
+import math
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from registry.admission import TokenBuckets, client_address, parse_limit
+
 from . import issuance
-from .config import clock, random_source, signing_identity
+from .config import RATE_LIMITS, clock, random_source, signing_identity
 from .credential_types import CredentialType
 from .errors import OAuthError
 from .offers import PRE_AUTHORIZED_GRANT, OfferSettings, offer_object, redeem
@@ -35,6 +40,47 @@ def _store() -> Any:
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def rate_limited(*checks: tuple[str, str | None]) -> Response | None:
+    """Take a token from each ``(setting, key)`` bucket; a 429 answer when one is empty, else ``None``.
+
+    A key of ``None`` means the client's address. OAuth (RFC 6749 section 5.2,
+    OpenID4VCI 1.0 sections 6.3 and 8.3.1.2) defines no rate-limit error code
+    (``slow_down`` belongs to RFC 8628's device flow), so the answer is
+    ``invalid_request`` with HTTP 429 (RFC 6585 section 4), ``Retry-After`` and
+    ``civicid_reason: rate_limited``. Refused requests never reach the offer,
+    so they never count as a wrong PIN. Per process: see docs/hardening/load.md.
+    """
+    config = current_app.config
+    buckets: dict[str, TokenBuckets | None] | None = current_app.extensions.get("civicid_issuer_rate_limits")
+    if buckets is None:
+        buckets = {}
+        for name in RATE_LIMITS:
+            limit = parse_limit(config.get(name), name)
+            buckets[name] = None if limit is None else TokenBuckets(*limit)
+        buckets = current_app.extensions.setdefault("civicid_issuer_rate_limits", buckets)
+    now = (config.get("RATE_LIMIT_CLOCK") or time.monotonic)()
+    for name, key in checks:
+        bucket = buckets.get(name)
+        if bucket is None:
+            continue
+        if key is None:
+            key = client_address(request.environ, config.get("RATE_LIMIT_TRUSTED_PROXIES") or ())
+        wait = bucket.take(key, now)
+        if wait > 0:
+            response = OAuthError(
+                "invalid_request", "too many requests; retry after the time in Retry-After", 429,
+                civicid_reason="rate_limited",
+            ).to_response()
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
+    return None
+
+
+def _secret_key(value: str) -> str:
+    """A bucket key for a bearer secret (code, token) that does not keep the secret in memory."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def issuer_metadata(config: Any, types: dict[str, CredentialType]) -> dict[str, Any]:
@@ -110,6 +156,9 @@ def token() -> Response:
     code = form.get("pre-authorized_code")
     if not code or len(code) > 256:
         raise OAuthError("invalid_request", "pre-authorized_code is required")
+    limited = rate_limited(("RATE_LIMIT_TOKEN_PER_ADDRESS", None), ("RATE_LIMIT_TOKEN_PER_OFFER", _secret_key(code)))
+    if limited is not None:
+        return limited
     tx_code = form.get("tx_code")
     if tx_code is not None and len(tx_code) > 64:
         raise OAuthError("invalid_request", "tx_code is too long")
@@ -122,6 +171,9 @@ def token() -> Response:
 
 @bp.post("/nonce")
 def nonce() -> Response:
+    limited = rate_limited(("RATE_LIMIT_NONCE_PER_ADDRESS", None))
+    if limited is not None:
+        return limited
     config = current_app.config
     value = issuance.new_nonce(_store(), now=clock(config), ttl=config["NONCE_TTL"], random=random_source(config))
     return _no_store(jsonify({"c_nonce": value}))
@@ -129,6 +181,10 @@ def nonce() -> Response:
 
 @bp.post("/credential")
 def credential() -> Response:
+    limited = rate_limited(("RATE_LIMIT_CREDENTIAL_PER_ADDRESS", None),
+                           ("RATE_LIMIT_CREDENTIAL_PER_TOKEN", _secret_key(request.headers.get("Authorization", ""))))
+    if limited is not None:
+        return limited
     config = current_app.config
     now = clock(config)
     store = _store()

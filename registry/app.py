@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from flask import Flask, Response, jsonify, request
 
-from . import errors
+from . import admission, errors
 from .api import resolver, tlog, trqp
 from .bundle import TrustPolicy
 from .checkpoint import CosignatureSigner, Ed25519Verifier
@@ -103,6 +103,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         return Response(_OPENAPI.read_text(encoding="utf-8"), mimetype="application/json")
 
     errors.init_app(app)
+    # Load shedding: 503 problem+json at once beyond MAX_IN_FLIGHT per process (docs/hardening/load.md).
+    admission.install(app, problem_type=errors.PROBLEM_BASE, error=ConfigError)
     return app
 
 

@@ -33,6 +33,11 @@ DEFAULTS: dict[str, Any] = {
     "START_THREADS": True,
     "READ_ONLY": False,  # A mirror's node: serve reads, refuse submissions, sign no checkpoints.
     "POLICY_FILE": None,  # A mirror's pinned policy of the primary (its answers replay under it).
+    # Load shedding (registry.admission, docs/hardening/load.md): requests inside the app per process,
+    # below serve's 4 threads; the rest answer 503 + Retry-After at once. 0 turns shedding off.
+    "MAX_IN_FLIGHT": 3,
+    "MAX_QUEUE_WAIT": 0,  # Seconds a request may wait for a slot; keep 0 under gunicorn.
+    "RETRY_AFTER": 1,
 }
 
 

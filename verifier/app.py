@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 import sdjwt
+from registry import admission
 from registry.trust import StaticTrust, TrustSource
 
 from . import api, counter, errors, oid4vp
@@ -121,4 +122,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(counter.bp)
     errors.init_app(app)
+    # Load shedding: 503 at once beyond MAX_IN_FLIGHT per process; OAuth-style on /oid4vp/ (docs/hardening/load.md).
+    admission.install(app, problem_type=errors.PROBLEM_BASE, oauth_paths=("/oid4vp/",), error=ConfigError)
     return app

@@ -46,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRY_SNAPSHOT": None,  # An offline registry snapshot (registry.client.RegistryClient.save_snapshot).
     "ALGORITHMS": ["EdDSA", "ES256"],
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    # Load shedding (registry.admission, docs/hardening/load.md): requests inside the app per process,
+    # below serve's 4 threads; the rest answer 503 + Retry-After at once. 0 turns shedding off.
+    "MAX_IN_FLIGHT": 3,
+    "MAX_QUEUE_WAIT": 0,  # Seconds a request may wait for a slot; keep 0 under gunicorn.
+    "RETRY_AFTER": 1,
 }
 
 KEY_FILE = "verifier-key.json"

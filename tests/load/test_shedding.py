@@ -1,0 +1,81 @@
+"""Bounded load on loopback: the verifier and the registry shed excess load with 503 and recover.
+
+Each service runs under real gunicorn (1 worker, 3 gthread threads, ``MAX_IN_FLIGHT`` 2),
+its capacity is measured with bench_verifier's closed-loop generator at the admitted
+concurrency, then it is driven open-loop at twice that rate for a few seconds. Whatever
+the machine manages to offer, every answer must be a success or a 503 problem document
+with ``Retry-After`` (never a 500, never a hang past the client timeout), the accepted
+requests must all be correct, and right after the burst the service must answer normally.
+About 30 s in all; figures for the docs come from ``scripts/load_soak.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+import loadgen as lg
+
+BURST_SECONDS = 4.0
+CLIENT_TIMEOUT = 5.0
+
+
+@pytest.fixture
+def verifier(tmp_path: Path) -> Iterator[lg.Server]:
+    server = lg.start_verifier(tmp_path / "verifier", workers=1, threads=3, max_in_flight=2, presentations=3000)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[lg.Server]:
+    server = lg.start_registry(tmp_path / "registry", workers=1, threads=3, max_in_flight=2, dids=60)
+    yield server
+    server.stop()
+
+
+def _overload_then_recover(server: lg.Server) -> dict[str, Any]:
+    cap = lg.capacity(server, 1.5, 2)["per_s"]
+    assert cap > 20, f"{server.name} served only {cap:.0f}/s unloaded; see {server.log}"
+    offset = 0 if server.name != "verifier" else int(cap * 1.5) + 10
+    burst = lg.paced(server, server.requests[offset:] or server.requests, rate=2 * cap, seconds=BURST_SECONDS,
+                     connections=48, timeout=CLIENT_TIMEOUT)  # fmt: skip
+    after = lg.recovery(server, rate=max(cap / 10, 10), seconds=2.0)
+    summary = burst.summary()
+    print(server.name, json.dumps({"capacity_per_s": round(cap), **summary, "recovery": after["recovered_after_s"]}))
+
+    # The client really overloaded the server: it offered well beyond what was measured.
+    assert summary["sent_per_s"] > 1.2 * cap, summary
+    # Excess load is shed, not queued without bound: 503s, and no request left without an answer.
+    assert summary["shed"] > 0, summary
+    assert summary["timeouts"] == 0 and summary["broken"] == 0, summary
+    assert set(summary["statuses"]) <= {"200", "503"}, summary["statuses"]
+    assert summary["server_errors"] == 0
+    # What was accepted was served correctly, at a useful rate and with a bounded tail.
+    assert summary["not_ok_accepted"] == 0, summary
+    assert summary["accepted_per_s"] > 0.25 * cap, summary
+    assert summary["p99_ms"] < 1000 * CLIENT_TIMEOUT / 5, summary
+    # A shed answer is a problem document that says when to come back.
+    status, headers, body = burst.shed_samples[0]
+    assert status == 503 and headers["retry-after"] == "1"
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["code"] == "overloaded"
+    # Recovery: at a tenth of the load right after the burst, every answer is a success again.
+    probe = after["probe"]
+    assert probe["timeouts"] == 0 and probe["server_errors"] == 0, probe
+    assert after["recovered_after_s"] is not None and after["recovered_after_s"] <= 1.0, after
+    assert probe["ok"] >= 0.9 * probe["sent"], probe
+    return summary
+
+
+def test_verifier_sheds_at_twice_capacity_and_recovers(verifier: lg.Server) -> None:
+    _overload_then_recover(verifier)
+    assert verifier.proc.poll() is None
+
+
+def test_registry_sheds_at_twice_capacity_and_recovers(registry: lg.Server) -> None:
+    _overload_then_recover(registry)
+    assert registry.proc.poll() is None
