@@ -5,15 +5,19 @@ Blueprints are named for their protocol:
 - ``tlog``: ``GET /checkpoint``, ``GET /tile/<L>/<N>[.p/<W>]``, ``GET /tile/entries/<N>[.p/<W>]``
   (c2sp.org/tlog-tiles), plus ``POST /entries`` to submit a signed entry.
 - ``resolver``: ``GET /1.0/identifiers/<did>`` in the DIF Universal Resolver shape, with the
-  proof bundle in ``didResolutionMetadata.proof``; ``GET /1.0/types/<vct>``.
+  proof bundle in ``didResolutionMetadata.proof``; ``GET /1.0/types/<vct>``;
+  ``GET /1.0/anchors/<root hex>`` (an ``anchor.issuance`` entry and its cosigned time).
 - ``trqp``: ``POST /authorization`` (ToIP Trust Registry Query Protocol v2) with ``ext.proofs``.
 
 Every answer that states a fact about the ledger carries a :class:`registry.bundle.Bundle`,
-built from the latest published (witnessed) checkpoint, so clients check it offline.
+built from the latest published (witnessed) checkpoint, so clients check it offline. Each
+proven entry also carries its first covering published checkpoint (``witnessed``), whose
+cosignature timestamps bound the entry's time from above (docs/did-method.md section 6).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Iterable
 
@@ -21,11 +25,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from sdjwt.did_key import resolve as resolve_did_key
 
-from .bundle import Bundle, ProvenEntry, seqs_for
+from .bundle import Bundle, ProvenEntry, Witnessed, seqs_for
 from .checkpoint import Checkpoint, SignedNote
 from .errors import MalformedInput, NotAuthorized, NotFound, RegistryError
 from .ledger import Ledger
-from .merkle import inclusion_proof
+from .merkle import consistency_proof, inclusion_proof
 from .state import parse_time
 from .storage import StorageError
 from .tiles import ENTRIES_LEVEL, TILE_WIDTH, TileID, encode_entry_bundle
@@ -37,6 +41,7 @@ resolver = Blueprint("resolver", __name__)
 trqp = Blueprint("trqp", __name__)
 
 _MAX_DID = 256
+_ROOT_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class ReadOnlyNode(RegistryError):
@@ -68,15 +73,34 @@ def _known_size() -> int | None:
 
 
 def build_bundle(seqs: Iterable[int]) -> Bundle:
-    """Prove ``seqs`` against the latest published checkpoint (entries beyond it are left out)."""
+    """Prove ``seqs`` against the latest published checkpoint (entries beyond it are left out).
+
+    Each entry also gets ``witnessed``: the first stored (published) checkpoint whose size
+    exceeds its seq, its inclusion proof there, and a consistency proof from there to the
+    bundle's checkpoint. Entries sharing a first checkpoint share its note and consistency proof.
+    """
     size, note, _ = _published()
     store = ledger().store
     proven = []
+    first: tuple[int, str, tuple[bytes, ...]] | None = None
     for seq in sorted(set(seqs)):
         if seq >= size:
             continue
         raw = store.entries(seq, seq + 1)[0]
-        proven.append(ProvenEntry(seq, raw, tuple(inclusion_proof(seq, size, store))))
+        witnessed = None
+        # Seqs ascend, so the first checkpoint found for an earlier seq is also the first one for
+        # this seq while it still covers it: no stored size can lie between them.
+        if first is None or seq >= first[0]:
+            found = store.first_checkpoint_after(seq)
+            first = None
+            if found is not None and found[0] <= size:
+                first_size, first_note = found
+                consistency = tuple(consistency_proof(first_size, size, store)) if first_size < size else ()
+                first = (first_size, first_note, consistency)
+        if first is not None:
+            first_size, first_note, consistency = first
+            witnessed = Witnessed(first_note, tuple(inclusion_proof(seq, first_size, store)), consistency)
+        proven.append(ProvenEntry(seq, raw, tuple(inclusion_proof(seq, size, store)), witnessed))
     known = _known_size()
     if known is not None and 0 < known < size:
         return Bundle(note, tuple(proven), known, tuple(ledger().consistency(known, size)))
@@ -180,6 +204,41 @@ def credential_type(vct: str) -> Any:
     bundle = build_bundle(seqs_for(current.state, types=versions))
     version = _replayed(bundle).credential_type(vct)
     return jsonify({"vct": vct, "version": version.version, "metadata": version.metadata, "proof": bundle.to_json()})
+
+
+@resolver.get("/1.0/anchors/<root>")
+def anchor(root: str) -> Any:
+    """An ``anchor.issuance`` entry by its batch root, with a bundle proving it and its cosigned time.
+
+    The bundle holds the anchoring DID's chain (the replay needs the signing key) and the
+    anchor entry, each with ``witnessed``; the client reads the anchor's cosigned upper
+    bound from it (docs/did-method.md section 6, the strict policy).
+    """
+    if not _ROOT_HEX.fullmatch(root):
+        raise MalformedInput("the anchor root is 64 lowercase hex digits")
+    current = ledger()
+    current.refresh()
+    found = current.state.anchor(bytes.fromhex(root))
+    if found is None:
+        raise NotFound("no anchor.issuance entry holds that root")
+    size, _, _ = _published()
+    if found.seq >= size:
+        raise NotFound("that anchor is not in a published checkpoint yet; try again in a few seconds")
+    bundle = build_bundle(seqs_for(current.state, dids=[found.did]) | {found.seq})
+    replayed = _replayed(bundle).anchor(found.root)
+    return jsonify(
+        {
+            "anchor": {
+                "root": root,
+                "did": replayed.did,
+                "count": replayed.count,
+                "time": replayed.time,
+                "seq": replayed.seq,
+                "hash": replayed.hash,
+            },
+            "proof": bundle.to_json(),
+        }
+    )
 
 
 # trqp: ToIP Trust Registry Query Protocol v2 --------------------------------------------------

@@ -10,6 +10,13 @@ the entries through the same rules the ledger applies
 is the answer: the server's word is never needed. The server builds its own
 response from the same replay, so the two cannot disagree.
 
+Each entry may also carry ``witnessed``: the first published checkpoint that
+covers it, the entry's inclusion proof against that checkpoint and a
+consistency proof from it to the bundle's checkpoint. Its witness cosignature
+timestamps give the entry's cosigned *upper bound* (registry design, "Time and
+historical keys"; docs/did-method.md section 6), which
+:meth:`Bundle.verify` records on the replayed state as ``upper_bounds``.
+
 Known limit (docs/did-method.md): inclusion cannot prove that no later entry
 exists (a later rotation, withdrawal or compromise). Bundles always carry a
 DID's full chain up to a fresh checkpoint, and offices monitor their own DIDs.
@@ -22,16 +29,19 @@ import binascii
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from .checkpoint import Checkpoint, CosignatureVerifier, Ed25519Verifier, open_checkpoint
+from .checkpoint import MAX_NOTE_BYTES, Checkpoint, CosignatureVerifier, Ed25519Verifier, VerifiedCheckpoint, open_checkpoint
 from .entry import Entry
 from .errors import ConsistencyError, MalformedInput, RegistryError, SignatureError
 from .merkle import leaf_hash
 from .proof import verify_consistency, verify_inclusion
 from .state import LedgerState
 
-__all__ = ["TrustPolicy", "ProvenEntry", "Bundle", "QuorumNotMet", "MAX_BUNDLE_ENTRIES"]
+__all__ = ["TrustPolicy", "Witnessed", "ProvenEntry", "Bundle", "QuorumNotMet", "MAX_BUNDLE_ENTRIES", "upper_bound"]
 
 MAX_BUNDLE_ENTRIES = 4096
+#: At most this many distinct ``witnessed`` checkpoint notes per bundle (each costs signature checks).
+MAX_WITNESSED_NOTES = 256
+_MAX_PROOF = 64
 
 
 class QuorumNotMet(SignatureError):
@@ -80,10 +90,41 @@ class TrustPolicy:
 
 
 @dataclass(frozen=True)
+class Witnessed:
+    """The first published checkpoint covering an entry, proven against the bundle's checkpoint.
+
+    ``inclusion`` proves the entry in ``checkpoint``; ``consistency`` proves
+    that the bundle's checkpoint extends it (empty when the sizes are equal).
+    """
+
+    checkpoint: str
+    inclusion: tuple[bytes, ...]
+    consistency: tuple[bytes, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checkpoint": self.checkpoint,
+            "inclusion": [_b64(h) for h in self.inclusion],
+            "consistency": [_b64(h) for h in self.consistency],
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> "Witnessed":
+        """Parse ``{"checkpoint": note, "inclusion": [...], "consistency": [...]}`` within limits."""
+        if not isinstance(obj, dict) or not isinstance(obj.get("checkpoint"), str):
+            raise MalformedInput("'witnessed' is an object with a 'checkpoint' note")
+        if len(obj["checkpoint"]) > MAX_NOTE_BYTES:
+            raise MalformedInput("a witnessed checkpoint note is too large")
+        return cls(obj["checkpoint"], _hashes(obj.get("inclusion", []), "an inclusion proof"),
+                   _hashes(obj.get("consistency", []), "a consistency proof"))
+
+
+@dataclass(frozen=True)
 class ProvenEntry:
     seq: int
     raw: bytes
     inclusion: tuple[bytes, ...]
+    witnessed: Witnessed | None = None
 
 
 def _b64(value: bytes) -> str:
@@ -99,6 +140,36 @@ def _unb64(value: Any, what: str) -> bytes:
         raise MalformedInput(f"{what} is not valid base64") from exc
 
 
+def _hashes(value: Any, what: str) -> tuple[bytes, ...]:
+    if not isinstance(value, list) or len(value) > _MAX_PROOF:
+        raise MalformedInput(f"{what} is a list of at most {_MAX_PROOF} hashes")
+    return tuple(_unb64(h, "proof hash") for h in value)
+
+
+def upper_bound(opened: VerifiedCheckpoint, policy: "TrustPolicy") -> int | None:
+    """The cosigned time by which a checkpoint's tree existed, under ``policy``; None without witnesses.
+
+    The registry design names the earliest cosignature timestamp. One witness
+    with a wrong (or lying) clock could then move every bound as early as it
+    likes, which is exactly what the strict anchor rule must not allow, so
+    this takes the ``quorum``-th earliest timestamp of distinct policy
+    witnesses: the earliest time that as many witnesses as the policy needs to
+    accept a checkpoint at all agree the tree existed by. With a quorum of 0
+    or 1 it is the earliest timestamp (docs/did-method.md section 6).
+    """
+    if not policy.witnesses:
+        return None
+    stamps: dict[tuple[str, int], int] = {}
+    for sig in opened.cosignatures:
+        if sig.timestamp is not None:
+            key = (sig.name, sig.key_id)
+            stamps[key] = min(stamps.get(key, sig.timestamp), sig.timestamp)
+    needed = max(policy.quorum, 1)
+    if len(stamps) < needed:
+        return None
+    return sorted(stamps.values())[needed - 1]
+
+
 @dataclass(frozen=True)
 class Bundle:
     """A checkpoint note, proven entries, and an optional consistency proof from ``old_size``."""
@@ -111,13 +182,18 @@ class Bundle:
     def to_json(self) -> dict[str, Any]:
         result: dict[str, Any] = {
             "checkpoint": self.checkpoint,
-            "entries": [
-                {"seq": e.seq, "entry": _b64(e.raw), "inclusion": [_b64(h) for h in e.inclusion]} for e in self.entries
-            ],
+            "entries": [self._entry_json(e) for e in self.entries],
         }
         if self.old_size is not None:
             result["consistency"] = {"old_size": self.old_size, "proof": [_b64(h) for h in self.consistency]}
         return result
+
+    @staticmethod
+    def _entry_json(e: ProvenEntry) -> dict[str, Any]:
+        item: dict[str, Any] = {"seq": e.seq, "entry": _b64(e.raw), "inclusion": [_b64(h) for h in e.inclusion]}
+        if e.witnessed is not None:
+            item["witnessed"] = e.witnessed.to_json()
+        return item
 
     @classmethod
     def from_json(cls, obj: Any) -> "Bundle":
@@ -134,9 +210,14 @@ class Bundle:
             proof = item.get("inclusion", [])
             if not isinstance(proof, list) or len(proof) > 64:
                 raise MalformedInput("an inclusion proof is a list of at most 64 hashes")
+            witnessed = Witnessed.from_json(item["witnessed"]) if "witnessed" in item else None
             entries.append(
-                ProvenEntry(item["seq"], _unb64(item.get("entry"), "entry"), tuple(_unb64(h, "proof hash") for h in proof))
+                ProvenEntry(
+                    item["seq"], _unb64(item.get("entry"), "entry"), tuple(_unb64(h, "proof hash") for h in proof), witnessed
+                )
             )
+        if len({e.witnessed.checkpoint for e in entries if e.witnessed is not None}) > MAX_WITNESSED_NOTES:
+            raise MalformedInput(f"a proof bundle cites at most {MAX_WITNESSED_NOTES} distinct witnessed checkpoints")
         old_size: int | None = None
         consistency: tuple[bytes, ...] = ()
         if "consistency" in obj:
@@ -161,13 +242,14 @@ class Bundle:
 
         Steps (design note, "Proofs to clients"): 1. the log's signature; 2. the
         witness quorum; 3. consistency with ``known`` (size, root) the client
-        cached, never rolling back; 4. inclusion of every entry; 5. replay of
-        the entries through the ledger's rules.
+        cached, never rolling back; 4. inclusion of every entry; 5. each
+        entry's ``witnessed`` checkpoint (steps 1, 2, inclusion, consistency to
+        this checkpoint) and its cosigned upper bound; 6. replay of the entries
+        through the ledger's rules. The replayed state's ``upper_bounds`` maps
+        the seq of every entry with a ``witnessed`` block to its bound.
         """
         # Steps 1 and 2: the log signed it, and enough known witnesses cosigned it.
-        opened = open_checkpoint(self.checkpoint, origin=policy.origin, log=policy.log, cosigners=policy.witnesses)
-        if len({(s.name, s.key_id) for s in opened.cosignatures}) < policy.quorum:
-            raise QuorumNotMet(f"the checkpoint has fewer than the {policy.quorum} witness cosignatures required")
+        opened = _open(self.checkpoint, policy)
         checkpoint = opened.checkpoint
         # Step 3: consistent with what this client saw before; never roll back.
         if known is not None:
@@ -187,12 +269,61 @@ class Bundle:
                 raise MalformedInput("a proof bundle lists the same entry twice")
             seen.add(item.seq)
             verify_inclusion(leaf_hash(item.raw), item.seq, checkpoint.size, item.inclusion, checkpoint.root_hash)
-        # Step 5: replay, in log order, through the same rules as the ledger.
+        # Step 5: the first checkpoint that covers each entry, and the cosigned upper bound it gives.
+        bounds: dict[int, int] = {}
+        opened_notes: dict[str, tuple[VerifiedCheckpoint, bool]] = {}
+        for item in self.entries:
+            if item.witnessed is None:
+                continue
+            bound = self._witnessed_bound(item, checkpoint, policy, opened_notes)
+            if bound is not None:
+                bounds[item.seq] = bound
+        # Step 6: replay, in log order, through the same rules as the ledger.
         state = LedgerState(policy.roots)
         for item in sorted(self.entries, key=lambda e: e.seq):
             entry = Entry.from_bytes(item.raw)
-            state.apply(entry, now=max(entry.time, now))
+            state.apply(entry, now=max(entry.time, now), seq=item.seq)
+        state.upper_bounds = bounds
         return checkpoint, state
+
+    @staticmethod
+    def _witnessed_bound(
+        item: ProvenEntry,
+        checkpoint: Checkpoint,
+        policy: TrustPolicy,
+        opened_notes: dict[str, tuple[VerifiedCheckpoint, bool]],
+    ) -> int | None:
+        assert item.witnessed is not None
+        witnessed = item.witnessed
+        # 5a. The log signed it and the policy's quorum cosigned it (each distinct note checked once).
+        cached = opened_notes.get(witnessed.checkpoint)
+        if cached is None:
+            cached = (_open(witnessed.checkpoint, policy), False)
+            opened_notes[witnessed.checkpoint] = cached
+        opened, consistent = cached
+        first = opened.checkpoint
+        # 5b. It covers the entry and is not beyond the bundle's checkpoint.
+        if not item.seq < first.size <= checkpoint.size:
+            raise ConsistencyError("an entry's witnessed checkpoint does not cover it within the bundle's checkpoint")
+        # 5c. The entry is in it.
+        verify_inclusion(leaf_hash(item.raw), item.seq, first.size, witnessed.inclusion, first.root_hash)
+        # 5d. The bundle's checkpoint extends it (so both are one history).
+        if not consistent:
+            if first.size == checkpoint.size:
+                if first.root_hash != checkpoint.root_hash or witnessed.consistency:
+                    raise ConsistencyError("a witnessed checkpoint of the bundle's size has another root (split view)")
+            else:
+                verify_consistency(first.size, checkpoint.size, witnessed.consistency, first.root_hash, checkpoint.root_hash)
+            opened_notes[witnessed.checkpoint] = (opened, True)
+        return upper_bound(opened, policy)
+
+
+def _open(note: str, policy: TrustPolicy) -> VerifiedCheckpoint:
+    """Steps 1 and 2 for any checkpoint note: the log's signature and the policy's witness quorum."""
+    opened = open_checkpoint(note, origin=policy.origin, log=policy.log, cosigners=policy.witnesses)
+    if len({(s.name, s.key_id) for s in opened.cosignatures}) < policy.quorum:
+        raise QuorumNotMet(f"the checkpoint has fewer than the {policy.quorum} witness cosignatures required")
+    return opened
 
 
 def seqs_for(state: LedgerState, dids: Iterable[str] = (), grants: Sequence[Any] = (), types: Iterable[Any] = ()) -> set[int]:

@@ -5,6 +5,10 @@ answer comes with a proof bundle that it verifies against its pinned
 :class:`~registry.bundle.TrustPolicy` (log key, witness quorum, roots), checks
 for consistency with the largest checkpoint it has seen (never rolling back),
 and replays through the ledger's own rules; the server's word is never used.
+Entries come with their cosigned upper bounds, which :meth:`RegistryClient.key_at`
+applies; in strict mode a credential signed by a key that was later marked
+compromised also needs an :class:`~registry.anchor.AnchorProof` whose
+``anchor.issuance`` was cosigned before ``compromisedFrom`` (docs/did-method.md section 6).
 Answers are cached for ``cache_ttl`` seconds. A counter without a network uses
 a snapshot file (:meth:`RegistryClient.save_snapshot`,
 :meth:`RegistryClient.from_snapshot`) and can say how old it is.
@@ -24,8 +28,9 @@ from typing import Any, Callable, Mapping, Sequence
 import sdjwt
 from sdjwt.did_key import key_from_did
 
+from .anchor import AnchorProof
 from .bundle import Bundle, TrustPolicy
-from .errors import MalformedInput, RegistryError
+from .errors import KeyNotValid, MalformedInput, NotFound, ProofError, RegistryError
 from .state import LedgerState
 from .trust import IssuerKeyLookup, NotTrusted
 
@@ -179,8 +184,24 @@ class RegistryClient:
 
     # TrustSource --------------------------------------------------------------------------
 
-    def key_at(self, did: str, kid: str | None, at: int | None) -> sdjwt.PublicKey:
-        """The issuer key ``kid`` (a DID URL or fragment) as it was at ``at``; did:key resolves locally."""
+    def key_at(
+        self,
+        did: str,
+        kid: str | None,
+        at: int | None,
+        *,
+        strict: bool = False,
+        anchor: AnchorProof | None = None,
+    ) -> sdjwt.PublicKey:
+        """The issuer key ``kid`` (a DID URL or fragment) as it was at ``at``; did:key resolves locally.
+
+        Rules of :meth:`registry.state.LedgerState.key_at`, with the cosigned upper bounds the
+        bundle proved. ``strict``: if the key was ever marked compromised, ``at`` is only the
+        issuer's word, so ``anchor`` must prove the credential was logged (cosigned) before
+        ``compromisedFrom``; otherwise :class:`KeyNotValid` with ``rule="unanchored"``. The
+        caller computes the digest from the credential it holds and checks ``anchor.digest``
+        against it (:func:`registry.anchor.credential_digest`).
+        """
         if did.startswith("did:key:"):
             try:
                 key = key_from_did(did)
@@ -199,10 +220,51 @@ class RegistryClient:
         state = self.did_state(did)
         # KeyNotValid (with its .rule: unknown_kid, not_yet_added, removed, compromised) and
         # UnknownDID propagate as they are, so a verifier can tell its users which rule failed.
-        record = state.key_at(did, fragment, at)
+        record = state.key_at(did, fragment, at, upper_bounds=state.upper_bounds)
         if "assertionMethod" not in record.key.purposes:
             raise NotTrusted("that key is not an assertionMethod key, so it cannot sign credentials")
+        if strict and record.compromised_from is not None:
+            self._check_anchor(did, at, record.compromised_from, anchor)
         return record.key.key
+
+    def _check_anchor(self, did: str, iat: int, compromised_from: int, proof: AnchorProof | None) -> None:
+        """The strict policy: an anchor of ``did``, cosigned before ``compromised_from``, holds the credential.
+
+        1. a proof is given; 2. its path gives a root; 3. the registry proves an
+        ``anchor.issuance`` with that root (verified bundle, replayed); 4. the path,
+        seq, DID and count match it; 5. its cosigned upper bound is proven and
+        earlier than ``compromised_from``; 6. the credential existed by then (``iat`` <= bound).
+        """
+        def refuse(reason: str) -> KeyNotValid:
+            return KeyNotValid(
+                f"the key of {did} was later marked compromised from {compromised_from}; {reason}", rule="unanchored"
+            )
+
+        # Step 1.
+        if proof is None:
+            raise refuse("the credential needs an issuance anchor logged before then (strict policy)")
+        try:
+            # Step 2: the issuer-side path.
+            root = proof.root()
+            # Step 3: the log-side proof, verified against the pinned policy and replayed.
+            path = f"/1.0/anchors/{root.hex()}"
+            state = self._verified(("anchor", root.hex()), lambda: self._get_json(path)["proof"])
+            logged = state.anchor(root)
+            if logged is None:
+                raise refuse("no anchor with the credential's batch root is proven by the registry")
+            # Step 4.
+            proof.verify(logged, did=did)
+        except (ProofError, NotFound, NotTrusted) as exc:
+            raise refuse(f"its anchor proof does not hold ({exc.code})") from exc
+        # Step 5: the witnesses' time, not the issuer's.
+        bound = state.upper_bounds.get(logged.seq)
+        if bound is None:
+            raise refuse("the anchor has no proven witness cosignature time")
+        if bound >= compromised_from:
+            raise refuse(f"its anchor was cosigned at {bound}, not before the compromise")
+        # Step 6.
+        if iat > bound:
+            raise refuse(f"the credential's iat {iat} is after its anchor was cosigned ({bound})")
 
     def check_accredited(self, did: str, vct: str, at: int) -> None:
         query = {"entity_id": did, "action": "issue", "resource": vct, "context": {"time": at}}

@@ -12,7 +12,9 @@ Each entry is checked completely before anything changes: a rejected entry
 leaves the state untouched. Applying one entry costs O(keys of its DID).
 
 Times are the author ``time`` (the lower bound of the design's time bracket);
-the cosigned upper bound is added by the proof-carrying verifier.
+the cosigned upper bound of an entry is added by the proof-carrying verifier
+(:meth:`registry.bundle.Bundle.verify` fills :attr:`LedgerState.upper_bounds`)
+and used by :meth:`LedgerState.key_at` (docs/did-method.md section 6).
 """
 
 from __future__ import annotations
@@ -142,6 +144,8 @@ class _DIDRecord:
     versions: list[DIDVersion]
     keys: dict[str, KeyRecord]
     last_time: int
+    #: (seq, compromisedFrom) of each recovery that declared a compromise, in log order.
+    compromises: list[tuple[int, int]] = dataclasses.field(default_factory=list)
 
     @property
     def head(self) -> DIDVersion:
@@ -366,6 +370,31 @@ def _validate_publish(entry: Entry, vct: str, state: LedgerState) -> None:
         raise RuleViolation(f"type metadata time {entry.time} is before the previous version's {last}")
 
 
+def _removal_time(row: KeyRecord, bounds: Mapping[int, int]) -> int | None:
+    """When a removal takes effect for verifiers: the later of its author time and its cosigned upper bound."""
+    if row.removed_time is None or row.removed_seq is None:
+        return row.removed_time
+    bound = bounds.get(row.removed_seq)
+    return row.removed_time if bound is None else max(row.removed_time, bound)
+
+
+def _compromised_from(record: _DIDRecord, row: KeyRecord, bounds: Mapping[int, int]) -> int | None:
+    """The earliest compromisedFrom that covers ``row``, with removals measured by :func:`_removal_time`.
+
+    Without bounds this equals the projection's own marking (``row.compromised_from``);
+    bounds can only add markings, never remove one.
+    """
+    result = row.compromised_from
+    removed_at = _removal_time(row, bounds)
+    for seq, since in record.compromises:
+        if row.added_seq >= seq:
+            continue  # Added by the recovery itself or later: a fresh key.
+        if row.removed_seq is not None and row.removed_seq < seq and removed_at is not None and removed_at <= since:
+            continue  # Gone (as the witnesses saw it) before the compromise began.
+        result = since if result is None else min(result, since)
+    return result
+
+
 class LedgerState:
     """The projection of the log, rebuilt by applying entries in log order.
 
@@ -380,6 +409,9 @@ class LedgerState:
         self._seen: set[Digest] = set()
         self._anchors: dict[bytes, Anchor] = {}
         self._size = 0
+        #: seq -> cosigned upper bound (Unix seconds) of entries whose first covering checkpoint was
+        #: proven (set by :meth:`registry.bundle.Bundle.verify`); empty for the ledger's own replay.
+        self.upper_bounds: Mapping[int, int] = {}
 
     @property
     def roots(self) -> frozenset[str]:
@@ -387,7 +419,7 @@ class LedgerState:
 
     @property
     def size(self) -> int:
-        """The number of entries applied: the next entry's sequence number."""
+        """The next entry's sequence number: the number of entries applied, or one past the last seq of a partial replay."""
         return self._size
 
     def __contains__(self, entry_hash: object) -> bool:
@@ -395,14 +427,22 @@ class LedgerState:
 
     # Writes.
 
-    def apply(self, entry: Entry | bytes, now: int) -> Applied:
-        """Validate ``entry`` at ledger time ``now`` and, if it passes, add it to the projection."""
+    def apply(self, entry: Entry | bytes, now: int, *, seq: int | None = None) -> Applied:
+        """Validate ``entry`` at ledger time ``now`` and, if it passes, add it to the projection.
+
+        ``seq`` is the entry's log position when replaying a subset of the log (a proof
+        bundle), so rows carry real sequence numbers; it must not go backwards.
+        """
         if isinstance(entry, (bytes, bytearray)):
             entry = Entry.from_bytes(bytes(entry))
-        return self.commit(validate(entry, self, now))
+        return self.commit(validate(entry, self, now), seq=seq)
 
-    def commit(self, checked: Validated) -> Applied:
+    def commit(self, checked: Validated, *, seq: int | None = None) -> Applied:
         """Add an entry that :func:`validate` accepted against this very state. Never raises for valid input."""
+        if seq is not None and seq < self._size:
+            raise ValueError("a replay applies entries in log order: seq went backwards")
+        if seq is not None:
+            self._size = seq
         entry, body, seq = checked.entry, checked.body, self._size
         if isinstance(body, CreateBody):
             self._commit_create(entry, body, seq)
@@ -448,6 +488,8 @@ class LedgerState:
             keys, services = body.keys, body.services
             next_hashes = body.next_key_hashes if isinstance(body, RecoverBody) else head.next_key_hashes
         compromised = body.compromised_from if isinstance(body, RecoverBody) else None
+        if compromised is not None:
+            record.compromises.append((seq, compromised))
         new_kids = {k.kid for k in keys}
         for kid, row in list(record.keys.items()):
             if compromised is not None and (row.removed_time is None or row.removed_time > compromised):
@@ -487,26 +529,45 @@ class LedgerState:
         """The keys table rows of ``did``, current and past."""
         return list(_record(self, did).keys.values())
 
-    def key_at(self, did: str, kid: str, iat: int) -> KeyRecord:
+    def key_at(self, did: str, kid: str, iat: int, *, upper_bounds: Mapping[int, int] | None = None) -> KeyRecord:
         """The key ``did#kid`` if it could sign at ``iat`` (registry design, "Time and historical keys").
 
-        Accepted iff the key was added at or before ``iat``, was not removed
-        before or at ``iat``, and ``iat < compromisedFrom``. Otherwise raises
-        :class:`KeyNotValid` whose ``rule`` names the failed rule.
+        ``upper_bounds`` maps entry seqs to their cosigned upper bound; None
+        uses :attr:`upper_bounds` (those a verified bundle proved), and an
+        entry without a bound is measured by its author time alone. Accepted
+        iff (docs/did-method.md section 6, the reasoning for each bound):
+
+        1. ``added_time <= iat``: the author time of the adding entry;
+        2. ``iat < max(removed_time, U(removing entry))``: a removal takes
+           effect no earlier than the witnesses saw it, so a back-dated
+           rotation cannot retroactively void honest credentials;
+        3. ``iat < compromisedFrom``, where the key counts as compromised by a
+           recovery if it was added before it and not removed at or before
+           ``compromisedFrom``, removal again measured by ``max(author time,
+           U)``: a thief who back-dates a rotation cannot slip the stolen key
+           out of the compromise.
+
+        Returns the row with ``compromised_from`` as evaluated here (the
+        strict anchor rule keys on it). Otherwise raises :class:`KeyNotValid`
+        whose ``rule`` is ``unknown_kid``, ``not_yet_added``, ``compromised`` or ``removed``.
         """
+        bounds = self.upper_bounds if upper_bounds is None else upper_bounds
         record = _record(self, did)
         row = record.keys.get(kid)
         if row is None:
             raise KeyNotValid(f"{did} never had a key '{kid}'", rule="unknown_kid")
+        # Rule 1: added (author time) at or before iat.
         if iat < row.added_time:
             raise KeyNotValid(f"key '{kid}' of {did} was added at {row.added_time}, after {iat}", rule="not_yet_added")
-        if row.compromised_from is not None and iat >= row.compromised_from:
-            raise KeyNotValid(
-                f"key '{kid}' of {did} is compromised from {row.compromised_from}, at or before {iat}", rule="compromised"
-            )
-        if row.removed_time is not None and iat >= row.removed_time:
-            raise KeyNotValid(f"key '{kid}' of {did} was removed at {row.removed_time}, at or before {iat}", rule="removed")
-        return row
+        removed_at = _removal_time(row, bounds)
+        compromised = _compromised_from(record, row, bounds)
+        # Rule 3: iat before compromisedFrom.
+        if compromised is not None and iat >= compromised:
+            raise KeyNotValid(f"key '{kid}' of {did} is compromised from {compromised}, at or before {iat}", rule="compromised")
+        # Rule 2: not removed at or before iat, measured against the cosigned upper bound.
+        if removed_at is not None and iat >= removed_at:
+            raise KeyNotValid(f"key '{kid}' of {did} was removed at {removed_at}, at or before {iat}", rule="removed")
+        return row if compromised == row.compromised_from else dataclasses.replace(row, compromised_from=compromised)
 
     def resolve(self, did: str, version_id: str | None = None, version_time: int | str | None = None) -> Resolution:
         """Resolve ``did`` (latest, or by ``versionId`` / ``versionTime``, DID Core s7.1.1 and did:webvh "Read").

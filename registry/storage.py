@@ -213,6 +213,17 @@ class LogStore:
         row = self.db.read().execute("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
         return None if row is None else (int(row[0]), str(row[1]))
 
+    def first_checkpoint_after(self, seq: int) -> tuple[int, str] | None:
+        """The first stored checkpoint covering leaf ``seq``: the smallest stored size > ``seq``.
+
+        Its cosignature timestamps are the earliest witnessed time of that entry
+        (the upper bound of its time bracket, docs/did-method.md section 6).
+        """
+        row = self.db.read().execute(
+            "SELECT size, note FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1", (seq,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
     def checkpoint_at(self, size: int) -> str | None:
         row = self.db.read().execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
         return None if row is None else str(row[0])
