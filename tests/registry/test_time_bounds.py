@@ -357,3 +357,20 @@ def test_batch_root_paths_and_anchor_proof_limits() -> None:
         AnchorProof.from_json({"digest": "x", "index": 0, "size": 1, "path": [], "seq": 0, "extra": 1})
     with pytest.raises(MalformedInput):
         AnchorProof.from_json({"digest": "!!", "index": 0, "size": 1, "path": [], "seq": 0})
+
+
+def test_the_upper_bound_is_the_quorum_th_earliest_witness_time() -> None:
+    """One witness with an early clock cannot move the bound when the policy needs two."""
+    from registry.bundle import upper_bound
+    from registry.checkpoint import Checkpoint, CosignatureSigner
+
+    log = Ed25519Signer(ORIGIN, bytes([44]) * 32)
+    early, honest = CosignatureSigner("w-early.example", bytes([45]) * 32), CosignatureSigner("w-honest.example", bytes([46]) * 32)
+    text = Checkpoint(ORIGIN, 3, b"\x01" * 32).to_text()
+    note = SignedNote(text, (log.sign(text), early.sign(text, timestamp=50), honest.sign(text, timestamp=100)))
+    witnesses = (early.verifier, honest.verifier)
+    opened = open_checkpoint(note.to_text(), origin=ORIGIN, log=log.verifier, cosigners=witnesses)
+    assert upper_bound(opened, TrustPolicy(ORIGIN, log.verifier, witnesses, 2)) == 100
+    assert upper_bound(opened, TrustPolicy(ORIGIN, log.verifier, witnesses, 1)) == 50
+    assert upper_bound(opened, TrustPolicy(ORIGIN, log.verifier, witnesses, 0)) == 50
+    assert upper_bound(open_checkpoint(note.to_text(), origin=ORIGIN, log=log.verifier), TrustPolicy(ORIGIN, log.verifier)) is None
