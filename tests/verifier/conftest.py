@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from verifier_constants import AUD, NONCE, TOKEN  # noqa: F401 - fixtures use them; tests import them from there
+
 from typing import Any
 
 import pytest
@@ -12,8 +14,6 @@ from verifier.policy import load_policies
 from verifier.status import StatusLists
 from verifier_helpers import T0, Issuer, LedgerTrust
 
-AUD = "decentralized_identifier:did:key:z6MkTestVerifier"
-NONCE = "n-0S6_WzA2Mj"
 
 
 @pytest.fixture
@@ -47,7 +47,6 @@ def now() -> int:
     return T0 + 100
 
 
-TOKEN = "counter-token-" + "x" * 32
 SIGNING_SEED = b"\x44" * 32
 
 

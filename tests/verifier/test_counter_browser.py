@@ -13,7 +13,7 @@ import pytest
 
 from verifier_helpers import NATIONAL_ID, Wallet
 
-from conftest import TOKEN
+from verifier_constants import TOKEN
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import qrcode
 
 from verifier_helpers import ISSUER_DID, NATIONAL_ID, T0, present
 
-from conftest import TOKEN
+from verifier_constants import TOKEN
 
 
 def qr_image(text: str) -> bytes:

@@ -12,7 +12,7 @@ import sdjwt
 from sdjwt.jws import CompactJWS
 from verifier_helpers import NATIONAL_ID, Wallet, http_json, national_id_claims
 
-from conftest import TOKEN
+from verifier_constants import TOKEN
 
 
 def open_request(server: Any, policy: str = "senior-bus-pass") -> dict[str, Any]:

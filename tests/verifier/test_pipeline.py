@@ -14,7 +14,7 @@ from verifier.pipeline import MemoryReplayGuard, Pipeline, parse_vp_token
 from verifier.status import StatusLists
 from verifier_helpers import BENEFIT, ISSUER_DID, NATIONAL_ID, RESIDENCE, T0, Issuer, national_id_claims, present
 
-from conftest import AUD, NONCE
+from verifier_constants import AUD, NONCE
 
 SENIOR_PATHS = [("age_equal_or_over", "65"), ("address", "locality")]
 

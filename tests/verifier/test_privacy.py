@@ -12,7 +12,7 @@ import pytest
 import sdjwt
 from verifier_helpers import CANARY, NATIONAL_ID, Wallet, http_json, national_id_claims, present
 
-from conftest import TOKEN
+from verifier_constants import TOKEN
 
 
 def _everything_in(db_path: Path) -> bytes:
