@@ -268,7 +268,8 @@ class UnknownType(NotFound):
 class KeyNotValid(RegistryError):
     """``key_at``: the key was not usable at the given time; ``rule`` names the rule that failed.
 
-    Rules: ``unknown_kid``, ``not_yet_added``, ``removed``, ``compromised``.
+    Rules: ``unknown_kid``, ``not_yet_added``, ``removed``, ``compromised``, and in strict
+    mode ``unanchored`` (a later-compromised key without an issuance anchor cosigned in time).
     """
 
     code = "key_not_valid"
