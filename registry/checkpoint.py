@@ -214,7 +214,11 @@ class SignedNote:
     ) -> SignedNote:
         """Parse a signed note, strictly (c2sp.org/signed-note, "Format")."""
         # 1. Bound the work before decoding anything.
-        size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+        # A str may hold lone surrogates (from a JSON escape): they have no UTF-8 form, so refuse it here.
+        try:
+            size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+        except UnicodeEncodeError as exc:
+            raise MalformedNote("the note is not valid UTF-8 text") from exc
         if size > max_bytes:
             raise MalformedNote(f"the note is {size} bytes, more than the {max_bytes} allowed")
         # 2. Valid UTF-8, and no control characters other than newline.

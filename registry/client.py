@@ -140,7 +140,7 @@ class RegistryClient:
             raise RegistryUnavailable("the registry's answer is too large")
         try:
             data = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser's stack.
             raise RegistryUnavailable(f"the registry answered HTTP {status} with invalid JSON") from exc
         if status == 404:
             raise NotTrusted(str(data.get("detail", "not found")) if isinstance(data, dict) else "not found")
@@ -162,7 +162,12 @@ class RegistryClient:
                 with self._lock:
                     self._states[key] = state
             return state
-        bundle = Bundle.from_json(load())
+        try:
+            answer = load()
+        except (KeyError, TypeError, IndexError) as exc:
+            # The answer is JSON but not the documented shape (no proof where the API puts it).
+            raise MalformedInput("the registry's answer has no proof bundle where one belongs") from exc
+        bundle = Bundle.from_json(answer)
         checkpoint, state = bundle.verify(self.policy, known=self._known, now=int(now))
         with self._lock:
             # Never roll back: remember the largest verified checkpoint.

@@ -156,7 +156,7 @@ class Entry:
             raise InvalidEntry(f"entry members are wrong (missing {missing}, unexpected {extra})")
         if value["v"] != ENTRY_VERSION or isinstance(value["v"], bool):
             raise InvalidEntry(f"entry 'v' must be {ENTRY_VERSION}")
-        if value["kind"] not in KINDS:
+        if not isinstance(value["kind"], str) or value["kind"] not in KINDS:
             raise InvalidEntry(f"entry 'kind' must be one of {sorted(KINDS)}")
         if not isinstance(value["body"], dict):
             raise InvalidEntry("entry 'body' must be a JSON object")

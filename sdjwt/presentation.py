@@ -143,7 +143,9 @@ def disclosure_paths(
             for index, item in enumerate(value):
                 sub = path + (index,)
                 if isinstance(item, dict) and len(item) == 1 and ARRAY_KEY in item:
-                    found = by_digest.get(item[ARRAY_KEY])
+                    digest = item[ARRAY_KEY]
+                    # The issuer's payload is outside input: a non-string digest matches nothing.
+                    found = by_digest.get(digest) if isinstance(digest, str) else None
                     if found is not None and found.name is None:
                         yield sub, chain + (found,)
                         yield from walk(found.value, sub, chain + (found,))

@@ -113,9 +113,14 @@ def decode_qr(data: bytes) -> str:
         if image.width * image.height > MAX_IMAGE_PIXELS:
             raise ResponseMalformed("the image has too many pixels")
         image = image.convert("L")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        # Pillow's PNG plugin raises SyntaxError for a malformed chunk (e.g. an unknown zTXt compression).
         raise ResponseMalformed("the upload is not a readable PNG or JPEG image") from exc
-    codes = [c for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode and c.valid]
+    try:
+        found = zxingcpp.read_barcodes(image)
+    except Exception as exc:  # The decoder's own failures: the image is the problem.
+        raise ResponseMalformed("the QR decoder could not read the image") from exc
+    codes = [c for c in found if c.format == zxingcpp.BarcodeFormat.QRCode and c.valid]
     if len(codes) != 1:
         raise ResponseMalformed("the image must show exactly one readable QR code")
     return str(codes[0].text)

@@ -42,7 +42,8 @@ def find(credentials: list[dict[str, Any]], credential_id: str) -> dict[str, Any
 def _pick(display: Any, lang: str, member: str) -> str | None:
     if not isinstance(display, list):
         return None
-    by_locale = {d.get("locale"): d.get(member) for d in display if isinstance(d, dict)}
+    # Type metadata comes from issuers and the registry: a non-string locale is skipped, not hashed.
+    by_locale = {d.get("locale"): d.get(member) for d in display if isinstance(d, dict) and isinstance(d.get("locale"), str)}
     for locale in (lang, "en"):
         value = by_locale.get(locale)
         if isinstance(value, str):

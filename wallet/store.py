@@ -225,6 +225,17 @@ def _check_contents(contents: Any) -> None:
     for item in contents["credentials"]:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("copies"), list):
             raise CorruptWallet("a credential in the wallet is not valid")
+        # The shapes the listing and presentation code read (wallet/credentials.py), checked once here.
+        disclosable = item.get("disclosable", [])
+        if (
+            not all(isinstance(c, dict) for c in item["copies"])
+            or not isinstance(item.get("claims", {}), dict)
+            or not isinstance(item.get("type_metadata", {}), dict)
+            or not isinstance(item.get("issuer_names") or {}, dict)
+            or not isinstance(disclosable, list)
+            or not all(isinstance(p, list) and all(s is None or isinstance(s, (str, int)) for s in p) for p in disclosable)
+        ):
+            raise CorruptWallet("a credential in the wallet is not valid")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
