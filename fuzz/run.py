@@ -248,6 +248,10 @@ def run_atheris(harness: Harness, inputs: int, seconds: float | None, seed: int,
             f"-timeout={max(1, int(timeout) + 1)}", "-rss_limit_mb=4096", "-print_final_stats=1"]
     if seconds:
         args.append(f"-max_total_time={int(seconds)}")
+    # Coverage: instrument the product's bytecode (every module the harness has imported).
+    for data in load_corpus(harness.name)[:1]:  # Imports everything the harness uses, so all of it is instrumented.
+        runner.one(data)
+    atheris.instrument_all()
     atheris.Setup(args, test_one, custom_mutator=custom)
     atheris.Fuzz()
 
