@@ -213,7 +213,6 @@ def run_mutate(harness: Harness, inputs: int, seconds: float | None, seed: int, 
 def run_atheris(harness: Harness, inputs: int, seconds: float | None, seed: int, timeout: float, slow: float,
                 json_out: str | None) -> None:
     """libFuzzer in this process (it exits when done); the summary is printed from an atexit hook."""
-    import atexit
     import shutil
     import tempfile
 
@@ -226,6 +225,9 @@ def run_atheris(harness: Harness, inputs: int, seconds: float | None, seed: int,
 
     def test_one(data: bytes) -> None:
         runner.one(data)
+        # libFuzzer ends the process with _exit (no atexit): report along the way and at the last input.
+        if stats.inputs % 50_000 == 0 or stats.inputs >= inputs:
+            report()
 
     def custom(data: bytes, max_size: int, s: int) -> bytes:
         if s & 1:
@@ -241,7 +243,6 @@ def run_atheris(harness: Harness, inputs: int, seconds: float | None, seed: int,
         if json_out:
             Path(json_out).write_text(json.dumps([stats.to_json()], indent=2) + "\n", encoding="utf-8")
 
-    atexit.register(report)
     work = Path(tempfile.mkdtemp(prefix=f"fuzz-{harness.name}-"))
     shutil.copytree(CORPUS / harness.name, work, dirs_exist_ok=True)
     args = [sys.argv[0], str(work), f"-runs={inputs}", f"-seed={seed or 1}", "-max_len=65536",
