@@ -87,9 +87,14 @@ def _check_csrf() -> None:
 
 def _principal() -> officers.Principal | None:
     actor, role = session.get("actor"), session.get("role")
-    if isinstance(actor, str) and role in officers.ROLES:
-        return officers.Principal(actor, role)
-    return None
+    if not isinstance(actor, str) or role not in officers.ROLES:
+        return None
+    # The session cookie is only a claim made at sign-in: an officer disabled (or re-roled) since then
+    # must lose access on the next request, not when the cookie expires (tests/security/test_access_control.py).
+    if officers.current_role(get_store(), actor) != role:
+        session.clear()
+        return None
+    return officers.Principal(actor, role)
 
 
 def _render(template: str, status: int = 200, **context: Any) -> Response:

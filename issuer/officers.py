@@ -40,6 +40,7 @@ __all__ = [
     "authenticate_token",
     "list_officers",
     "set_active",
+    "current_role",
     "TOKEN_PREFIX",
 ]
 
@@ -139,6 +140,15 @@ def authenticate_password(store: IssuerStore, username: str, password: str) -> P
     if not _check_password(row[0], password if isinstance(password, str) else "") or not row[2]:
         raise Unauthenticated("wrong username or password")
     return Principal(f"officer:{username}", row[1])
+
+
+def current_role(store: IssuerStore, actor: str) -> str | None:
+    """The role of an active officer ``officer:<username>`` now, or None (unknown or disabled)."""
+    username = actor.removeprefix("officer:")
+    if username == actor or not _USERNAME.fullmatch(username):
+        return None
+    row = store.read().execute("SELECT role, active FROM officers WHERE username = ?", (username,)).fetchone()
+    return str(row[0]) if row is not None and row[1] else None
 
 
 def create_token(store: IssuerStore, name: str, role: str, *, actor: str, now: int, random: Callable[[int], bytes]) -> str:

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .checkpoint import MAX_NOTE_BYTES, Checkpoint, CosignatureVerifier, Ed25519Verifier, VerifiedCheckpoint, open_checkpoint
 from .entry import Entry
-from .errors import ConsistencyError, MalformedInput, RegistryError, SignatureError
+from .errors import ConsistencyError, MalformedInput, ProofError, RegistryError, SignatureError
 from .merkle import leaf_hash
 from .proof import verify_consistency, verify_inclusion
 from .state import LedgerState
@@ -261,7 +261,14 @@ class Bundle:
             if 0 < known_size < checkpoint.size:
                 if self.old_size != known_size:
                     raise ConsistencyError("the bundle has no consistency proof from this client's cached size")
-                verify_consistency(known_size, checkpoint.size, self.consistency, known_root, checkpoint.root_hash)
+                try:
+                    verify_consistency(known_size, checkpoint.size, self.consistency, known_root, checkpoint.root_hash)
+                except ProofError as exc:
+                    # The served tree does not extend the one this client holds: a fork shown to this client
+                    # (tests/security/test_split_view.py). Typed as such, with the proof failure chained.
+                    raise ConsistencyError(
+                        "the registry's tree does not extend the checkpoint this client holds (split view or fork)"
+                    ) from exc
         # Step 4: every entry is in the checkpointed tree.
         seen: set[int] = set()
         for item in self.entries:

@@ -19,6 +19,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from sdjwt.encoding import json_loads
+from sdjwt.errors import SDJWTError
+
 from .errors import BadRequest, ResponseMalformed, Unauthorized
 from .oid4vp import Service, service
 
@@ -27,6 +30,9 @@ __all__ = ["bp", "qr_png", "decode_qr"]
 log = logging.getLogger("civicid.verifier")
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+_BODY_DEPTH = 8
+"""``{"vp_token": {query id: [presentation]}}`` nests three levels; deeper bodies are refused."""
 
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
 MAX_IMAGE_PIXELS = 16_000_000
@@ -49,7 +55,12 @@ def _authorize() -> None:
 def _json_body() -> dict[str, Any]:
     if not request.is_json:
         raise BadRequest("send a JSON object with Content-Type: application/json")
-    body = request.get_json(silent=True)
+    # Strict JSON, bounded depth: Flask's parser lets duplicate names through (the last wins) and
+    # raised RecursionError, a 500, on a deeply nested body (the attack suite's regression).
+    try:
+        body = json_loads(request.get_data(cache=False), "the JSON body", _BODY_DEPTH)
+    except SDJWTError as exc:
+        raise BadRequest("the body must be one strict JSON object (UTF-8, no duplicate names, shallow)") from exc
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body

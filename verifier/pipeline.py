@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Mapping
@@ -34,7 +33,7 @@ from typing import Any, Callable, Collection, Mapping
 import sdjwt
 from registry import errors as registry_errors
 from registry.trust import NotTrusted, TrustSource
-from sdjwt.encoding import b64url_encode
+from sdjwt.encoding import b64url_encode, json_loads
 from sdjwt.jws import CompactJWS
 
 from .errors import (
@@ -73,6 +72,9 @@ __all__ = ["Outcome", "Pipeline", "ReplayGuard", "MemoryReplayGuard", "parse_vp_
 
 MAX_VP_TOKEN = 48 * 1024
 """Largest ``vp_token`` accepted, in characters (one credential with its disclosures fits many times over)."""
+
+_VP_TOKEN_DEPTH = 4
+"""``vp_token`` is ``{query id: [presentation, ...]}``: two levels; a little room, no more."""
 
 ReplayGuard = Callable[[str, int, int], bool]
 """``(kb_jwt_digest, keep_until, now) -> first_use``: record a key binding JWT, False if seen before."""
@@ -124,9 +126,13 @@ def parse_vp_token(raw: Any, policy: Policy) -> dict[str, str]:
     if isinstance(raw, str):
         if len(raw) > MAX_VP_TOKEN:
             raise PresentationTooLarge(f"vp_token is longer than {MAX_VP_TOKEN} characters")
+        # Strict JSON (no duplicate query ids, bounded depth): the stdlib parser would let the last of two
+        # duplicate ids win and raise RecursionError on deep nesting (a 500 before this was fixed).
         try:
-            raw = json.loads(raw)
-        except ValueError as exc:
+            raw = json_loads(raw, "vp_token", _VP_TOKEN_DEPTH)
+        except sdjwt.LimitExceeded as exc:
+            raise PresentationTooLarge("vp_token nests too deeply; it is an object of arrays of strings") from exc
+        except sdjwt.SDJWTError as exc:
             raise ResponseMalformed("vp_token must be a JSON object mapping each credential query id to presentations") from exc
     if not isinstance(raw, dict):
         raise ResponseMalformed("vp_token must be a JSON object mapping each credential query id to presentations")
