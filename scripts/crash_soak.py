@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda d, url, k: loops.registry_loop(d, url, kills=k, rng=rng, delay=(0.2, 1.0), log=log),
             args.registry_pg, args.segment, base, lambda _: _pg_database())),
         ("bulk", lambda base: _segmented(
-            lambda d, url, k: loops.bulk_loop(d, url, rows=args.bulk_rows, kills=k, rng=rng, delay=(0.8, 4.0), log=log),
+            lambda d, url, k: loops.bulk_loop(d, url, rows=args.bulk_rows, kills=k, rng=rng, delay=(0.6, 3.0), log=log),
             args.bulk, 10, base, _sqlite_database)),
         ("status", lambda base: _segmented(
             lambda d, url, k: loops.status_loop(d, url, kills=k, rng=rng, log=log),
