@@ -26,13 +26,12 @@ import urllib.request
 from typing import Any, Callable, Mapping, Sequence
 
 import sdjwt
-from sdjwt.did_key import key_from_did
 
 from .anchor import AnchorProof
 from .bundle import Bundle, TrustPolicy
 from .errors import KeyNotValid, MalformedInput, NotFound, ProofError, RegistryError
 from .state import LedgerState
-from .trust import IssuerKeyLookup, NotTrusted
+from .trust import IssuerKeyLookup, NotTrusted, did_key_at, issuer_key_lookup
 
 __all__ = ["RegistryClient", "RegistryUnavailable", "Fetch", "submit_entry", "http_fetch", "from_url"]
 
@@ -208,13 +207,7 @@ class RegistryClient:
         against it (:func:`registry.anchor.credential_digest`).
         """
         if did.startswith("did:key:"):
-            try:
-                key = key_from_did(did)
-            except sdjwt.SDJWTError as exc:
-                raise NotTrusted("the issuer's did:key is not a valid Ed25519 did:key") from exc
-            if kid is not None and kid.partition("#")[0] != did:
-                raise NotTrusted("the credential's kid does not belong to its issuer")
-            return key
+            return did_key_at(did, kid)
         if kid is None or at is None:
             raise NotTrusted("a credential must name its key (kid) and issuance time (iat)")
         base, _, fragment = kid.partition("#")
@@ -288,14 +281,7 @@ class RegistryClient:
 
     def issuer_key_lookup(self) -> IssuerKeyLookup:
         """An ``issuer_key`` callable for :func:`sdjwt.verify`."""
-
-        def lookup(iss: str, kid: str | None, iat: int | None) -> sdjwt.PublicKey:
-            try:
-                return self.key_at(iss, kid, iat)
-            except (NotTrusted, RegistryUnavailable) as exc:
-                raise sdjwt.UnknownIssuerKey(exc.message) from exc
-
-        return lookup
+        return issuer_key_lookup(self)
 
     # Writes -------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from sdjwt.did_key import key_from_did
 
 from .errors import RegistryError
 
-__all__ = ["TrustSource", "StaticTrust", "NotTrusted", "IssuerKeyLookup"]
+__all__ = ["TrustSource", "StaticTrust", "NotTrusted", "IssuerKeyLookup", "did_key_at", "issuer_key_lookup"]
 
 IssuerKeyLookup = Callable[[str, "str | None", "int | None"], sdjwt.PublicKey]
 
@@ -53,6 +53,33 @@ class _Grant:
     valid_until: int
 
 
+def issuer_key_lookup(source: TrustSource) -> IssuerKeyLookup:
+    """An ``issuer_key`` callable for :func:`sdjwt.verify` over any trust source.
+
+    Every registry refusal becomes :class:`sdjwt.UnknownIssuerKey` with the registry's message,
+    so ``sdjwt.verify`` raises only its own errors.
+    """
+
+    def lookup(iss: str, kid: str | None, iat: int | None) -> sdjwt.PublicKey:
+        try:
+            return source.key_at(iss, kid, iat)
+        except RegistryError as exc:
+            raise sdjwt.UnknownIssuerKey(exc.message) from exc
+
+    return lookup
+
+
+def did_key_at(did: str, kid: str | None) -> sdjwt.PublicKey:
+    """A did:key issuer's key: inside the identifier itself, no registry needed."""
+    try:
+        key = key_from_did(did)
+    except sdjwt.SDJWTError as exc:
+        raise NotTrusted("the issuer's did:key is not a valid Ed25519 did:key") from exc
+    if kid is not None and kid.partition("#")[0] != did:
+        raise NotTrusted("the credential's kid does not belong to its issuer")
+    return key
+
+
 @dataclass
 class StaticTrust:
     """An in-memory trust table: keys per DID (with validity windows), grants and types.
@@ -75,13 +102,7 @@ class StaticTrust:
 
     def key_at(self, did: str, kid: str | None, at: int | None) -> sdjwt.PublicKey:
         if did.startswith("did:key:"):
-            try:
-                key = key_from_did(did)
-            except sdjwt.SDJWTError as exc:
-                raise NotTrusted("the issuer's did:key is not a valid Ed25519 did:key") from exc
-            if kid is not None and kid.partition("#")[0] != did:
-                raise NotTrusted("the credential's kid does not belong to its issuer")
-            return key
+            return did_key_at(did, kid)
         if kid is None:
             raise NotTrusted("the credential names no key (kid)")
         found = self.keys.get((did, kid))
@@ -106,11 +127,4 @@ class StaticTrust:
 
     def issuer_key_lookup(self) -> IssuerKeyLookup:
         """An ``issuer_key`` callable for :func:`sdjwt.verify`."""
-
-        def lookup(iss: str, kid: str | None, iat: int | None) -> sdjwt.PublicKey:
-            try:
-                return self.key_at(iss, kid, iat)
-            except NotTrusted as exc:
-                raise sdjwt.UnknownIssuerKey(exc.message) from exc
-
-        return lookup
+        return issuer_key_lookup(self)
