@@ -88,6 +88,29 @@ def _kill_leftovers(pgid: int) -> None:
         pass
 
 
+def wait_postgres_idle(db_url: str, timeout: float = 30.0) -> None:
+    """Wait until no other session is open on the database.
+
+    A killed client's PostgreSQL backend may still be finishing its last
+    transaction (the COMMIT was sent, the answer never read): checking before
+    it ends would see the change land after the check, in the next round.
+    """
+    if not db_url.startswith(("postgresql://", "postgres://")):
+        return
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+            if row is not None and int(row[0]) == 0:
+                return
+            time.sleep(0.05)
+    raise CrashCheckFailed(f"sessions of the killed process were still open after {timeout:.0f} s")
+
+
 # Registry --------------------------------------------------------------------------------------
 
 
@@ -308,6 +331,7 @@ def registry_loop(workdir: Path, db_url: str, *, kills: int, rng: Random, client
             _killpg(proc)
             proc = None
             stream.join()
+            wait_postgres_idle(db_url)
             stats["kills"] += 1
             _check(not stream.refused, where, f"entries refused: {stream.refused[:3]}")
             acked.extend(stream.acked)
@@ -582,6 +606,7 @@ def status_loop(workdir: Path, db_url: str, *, kills: int, rng: Random, credenti
         _killpg(proc)
         out, err = proc.communicate()
         _check(proc.returncode == -signal.SIGKILL, where, f"the driver died on its own: {err[-300:]!r}")
+        wait_postgres_idle(db_url)
         inflight: tuple[str, int] | None = None
         for line in out.decode("ascii", "replace").splitlines():
             parts = line.split()
