@@ -204,6 +204,23 @@ def _rows(source: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
         yield number, row
 
 
+def _die_with_parent() -> None:
+    """Letter workers exit when the bulk process dies (even by SIGKILL), instead of lingering.
+
+    Linux ``prctl(PR_SET_PDEATHSIG, SIGTERM)``; elsewhere a no-op (the leak is harmless there:
+    workers only write letters for offers that were never committed, and a rerun rewrites them).
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 def run_bulk(
     store: IssuerStore,
     settings: OfferSettings,
@@ -234,7 +251,7 @@ def run_bulk(
     }
     seen: set[str] = set()
     title_en, title_zh = ctype.display_name("en"), ctype.display_name("zh-CN")
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) if workers > 1 else None
     batch: list[tuple[Offer, tuple[Any, ...]]] = []
     pending: tuple[list[tuple[Offer, tuple[Any, ...]]], list[Future[int]]] | None = None
 

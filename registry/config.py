@@ -67,11 +67,25 @@ def load_seed(path: Path) -> bytes:
     """A 32-byte Ed25519 seed from ``path``, created (mode 0600, fsynced) with fresh randomness if absent."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Write a temporary file, then link it into place: a crash never leaves an empty key
+        # file, and of two processes starting at once exactly one key wins (link refuses to overwrite).
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(nacl.utils.random(32))
             handle.flush()
             os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
     seed = path.read_bytes()
     if len(seed) != 32:
         raise ConfigError(f"key file {path} must hold exactly 32 bytes")
