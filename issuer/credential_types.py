@@ -20,12 +20,9 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from sdjwt import ClaimPath
-
-if TYPE_CHECKING:
-    from .signing import CredentialSigner
+from sdjwt import ClaimPath, CompiledIssuer
 
 from .errors import InvalidClaims, UnknownConfiguration
 
@@ -53,11 +50,13 @@ class CredentialType:
         return tuple(tuple(c["path"]) for c in self.metadata["claims"] if c["sd"] in ("always", "allowed"))
 
     @cached_property
-    def signer(self) -> "CredentialSigner":
-        """This type's SD-JWT VC signer, with the disclosability map compiled once."""
-        from .signing import CredentialSigner
+    def signer(self) -> CompiledIssuer:
+        """This type's SD-JWT VC issuer, with the disclosability map compiled once.
 
-        return CredentialSigner(self.disclosable)
+        An optional claim the offer lacks (``address.region``) is skipped: the
+        issuer discloses what the offer holds.
+        """
+        return CompiledIssuer(self.disclosable, skip_absent=True)
 
     @cached_property
     def _input_schema(self) -> dict[str, Any]:

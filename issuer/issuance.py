@@ -223,7 +223,7 @@ def sign_credentials(
     """
     today = _dt.datetime.fromtimestamp(now, _dt.timezone.utc).date()
     full_claims = ctype.complete(claims, today)
-    sign = ctype.signer.sign
+    sign = ctype.signer.serialize
     status_base = f"{issuer_url}/status/"
     return [
         sign(

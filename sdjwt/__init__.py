@@ -29,7 +29,7 @@ from .errors import (
     UnknownIssuerKey,
     UnsupportedAlgorithm,
 )
-from .issuance import ClaimPath, IssuedSDJWT, issue
+from .issuance import ClaimPath, CompiledIssuer, IssuedSDJWT, issue
 from .jwk import private_key_from_jwk, public_key_from_jwk, thumbprint
 from .keys import Ed25519PrivateKey, Ed25519PublicKey, P256PrivateKey, P256PublicKey, PrivateKey, PublicKey
 from .presentation import SDJWT, create_presentation, sd_hash
@@ -40,6 +40,7 @@ from .verification import VerifiedSDJWT, verify
 __all__ = [
     "ClaimNotAvailable",
     "ClaimPath",
+    "CompiledIssuer",
     "DEFAULT_LIMITS",
     "Disclosure",
     "DisclosureMismatch",

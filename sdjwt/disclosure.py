@@ -37,6 +37,8 @@ def digest(encoded: str, alg: str = SD_ALG) -> Digest:
 
 
 _sha256 = hashlib.sha256
+# json.dumps(value, ensure_ascii=False) builds an encoder per call; this one is shared (encode keeps no state).
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 _b2a_base64 = binascii.b2a_base64
 _STANDARD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
@@ -68,7 +70,7 @@ class Disclosure:
         if name is not None and name in _RESERVED_NAMES:
             raise ValueError(f"claim name {name!r} is reserved by RFC 9901")
         array = [salt, value] if name is None else [salt, name, value]
-        encoded = b64url_encode(json.dumps(array, ensure_ascii=False).encode("utf-8"))
+        encoded = b64url_encode(_ENCODER.encode(array).encode("utf-8"))
         return cls(encoded, salt, name, value, digest(encoded))
 
     @classmethod

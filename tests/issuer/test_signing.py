@@ -1,4 +1,4 @@
-"""issuer.signing.CredentialSigner is sdjwt.issue, byte for byte, only faster."""
+"""The issuer signs with sdjwt.CompiledIssuer: sdjwt.issue, byte for byte, compiled once per credential type."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 import sdjwt
 from issuer.credential_types import load_types
-from issuer.signing import CredentialSigner
 
 from issuer_helpers import NATIONAL_ID
 
@@ -54,21 +53,60 @@ def _variants() -> list[dict[str, Any]]:
     return [full, no_region, many]
 
 
+OPTIONS: dict[str, Any] = dict(issuer_key=KEY, kid="did:civic:x#key-1", iss="did:civic:x", vct=TYPE.vct, iat=1_760_000_000,
+                               exp=1_790_000_000, holder_jwk=HOLDER, status=STATUS)
+
+
+def test_type_signer_is_sdjwts_compiled_issuer_skipping_absent_claims() -> None:
+    assert isinstance(TYPE.signer, sdjwt.CompiledIssuer)
+    assert TYPE.signer is TYPE.signer  # Compiled once per type.
+
+
 @pytest.mark.parametrize("index", range(3))
 def test_signer_matches_sdjwt_issue_byte_for_byte(index: int) -> None:
     claims = TYPE.complete(_variants()[index], dt.date(2025, 10, 9))
-    ours = TYPE.signer.sign(claims, issuer_key=KEY, kid="did:civic:x#key-1", iss="did:civic:x", vct=TYPE.vct, iat=1_760_000_000,
-                            exp=1_790_000_000, holder_jwk=HOLDER, status=STATUS, random=_random("s"))
-    theirs = sdjwt.issue(claims, disclosable=_present(claims, TYPE.disclosable), issuer_key=KEY, kid="did:civic:x#key-1",
-                         iss="did:civic:x", vct=TYPE.vct, iat=1_760_000_000, exp=1_790_000_000, random=_random("s"),
-                         holder_jwk=HOLDER, status=STATUS).serialize()
+    before = copy.deepcopy(claims)
+    ours = TYPE.signer.serialize(claims, random=_random("s"), **OPTIONS)
+    theirs = sdjwt.issue(claims, disclosable=_present(claims, TYPE.disclosable), random=_random("s"), **OPTIONS).serialize()
     assert ours == theirs
+    assert claims == before  # The claims are read, never changed.
+
+
+@pytest.mark.parametrize("decoys", [0, 2])
+def test_compiled_issue_is_sdjwt_issue_with_disclosure_objects(decoys: int) -> None:
+    claims = TYPE.complete(_variants()[0], dt.date(2025, 10, 9))
+    compiled = sdjwt.CompiledIssuer(TYPE.disclosable)
+    ours = compiled.issue(claims, random=_random("d"), decoys=decoys, nbf=1_759_999_000, **OPTIONS)
+    theirs = sdjwt.issue(claims, disclosable=TYPE.disclosable, random=_random("d"), decoys=decoys, nbf=1_759_999_000,
+                         **OPTIONS)
+    assert ours == theirs
+    assert compiled.serialize(claims, random=_random("d"), decoys=decoys, nbf=1_759_999_000, **OPTIONS) == theirs.serialize()
+
+
+def test_absent_disclosable_claim_is_refused_unless_skipped() -> None:
+    claims = TYPE.complete(_variants()[1], dt.date(2025, 10, 9))
+    message = r"disclosable claim \$\.address\.region is not in the claims"
+    with pytest.raises(sdjwt.IssuanceError, match=message):
+        sdjwt.issue(claims, disclosable=TYPE.disclosable, random=_random("a"), **OPTIONS)
+    with pytest.raises(sdjwt.IssuanceError, match=message):
+        sdjwt.CompiledIssuer(TYPE.disclosable).serialize(claims, random=_random("a"), **OPTIONS)
+    assert "region" not in str(sdjwt.CompiledIssuer(TYPE.disclosable, skip_absent=True).issue(
+        claims, random=_random("a"), **OPTIONS).disclosures)
+
+
+def test_errors_name_the_claim_path() -> None:
+    compiled = sdjwt.CompiledIssuer([("address", "{x}")])
+    with pytest.raises(sdjwt.IssuanceError, match=r"^disclosable claim \$\.address\.\{x\} is not in the claims$"):
+        compiled.serialize({"address": {"locality": "Beijing"}}, random=_random("e"), **OPTIONS)
+    with pytest.raises(sdjwt.IssuanceError, match=r"^claim name '_sd' under \$\.list\[1\] is reserved by RFC 9901$"):
+        sdjwt.CompiledIssuer([]).serialize({"list": [{}, {"_sd": 1}]}, random=_random("e"), **OPTIONS)
+    with pytest.raises(sdjwt.IssuanceError, match=r"^claim \$\.name is not an object or array"):
+        sdjwt.CompiledIssuer([("name", "first")]).serialize({"name": "Mei"}, random=_random("e"), **OPTIONS)
 
 
 def test_signed_credential_verifies_with_every_disclosure() -> None:
     claims = TYPE.complete(_variants()[1], dt.date(2025, 10, 9))
-    text = TYPE.signer.sign(claims, issuer_key=KEY, kid="did:civic:x#key-1", iss="did:civic:x", vct=TYPE.vct, iat=1_760_000_000,
-                            exp=1_790_000_000, holder_jwk=HOLDER, status=STATUS, random=_random("v"))
+    text = TYPE.signer.serialize(claims, random=_random("v"), **OPTIONS)
     verified = sdjwt.verify(text, issuer_key=lambda iss, kid, iat: KEY.public_key(), algorithms=("EdDSA",), now=1_760_000_100,
                             require_key_binding=False)
     assert verified.claims["address"] == claims["address"]
@@ -76,13 +114,14 @@ def test_signed_credential_verifies_with_every_disclosure() -> None:
     assert ("address", "region") not in set(verified.disclosed)
 
 
-def test_signer_refuses_reserved_and_registered_claim_names() -> None:
-    sign = TYPE.signer.sign
-    kwargs: dict[str, Any] = dict(issuer_key=KEY, kid="k", iss="i", vct="v", iat=1, exp=2, holder_jwk=HOLDER, status=STATUS,
-                                  random=_random("r"))
+def test_signer_refuses_reserved_and_registered_claim_names_and_private_holder_keys() -> None:
+    sign = TYPE.signer.serialize
+    kwargs: dict[str, Any] = dict(OPTIONS, random=_random("r"))
     with pytest.raises(sdjwt.IssuanceError, match="reserved"):
         sign({"_sd": ["x"]}, **kwargs)
     with pytest.raises(sdjwt.IssuanceError, match="set by the issuer"):
         sign({"iss": "did:evil"}, **kwargs)
+    with pytest.raises(sdjwt.IssuanceError, match="holder JWK must be a public key"):
+        sign({}, **dict(kwargs, holder_jwk=sdjwt.Ed25519PrivateKey(bytes(32)).private_jwk()))
     with pytest.raises(sdjwt.IssuanceError, match="never be selectively disclosable"):
-        CredentialSigner([("vct",)])
+        sdjwt.CompiledIssuer([("vct",)])

@@ -9,6 +9,7 @@ import sdjwt
 EXPECTED = [
     "ClaimNotAvailable",
     "ClaimPath",
+    "CompiledIssuer",
     "DEFAULT_LIMITS",
     "Disclosure",
     "DisclosureMismatch",
