@@ -173,7 +173,12 @@ def endpoint(requests: int, copies: int) -> float:
 
     folder = tempfile.mkdtemp()
     clock = Clock()
-    app = make_app(os.path.join(folder, "bench.db"), clock, sdjwt.Ed25519PrivateKey.generate())
+    # A capacity benchmark from one client address: the per-address rate limits and the
+    # admission bound (hardening settings, tested in tests/load) are turned off here.
+    unlimited = {name: None for name in ("RATE_LIMIT_TOKEN_PER_ADDRESS", "RATE_LIMIT_TOKEN_PER_OFFER",
+                                         "RATE_LIMIT_NONCE_PER_ADDRESS", "RATE_LIMIT_CREDENTIAL_PER_ADDRESS",
+                                         "RATE_LIMIT_CREDENTIAL_PER_TOKEN")}
+    app = make_app(os.path.join(folder, "bench.db"), clock, sdjwt.Ed25519PrivateKey.generate(), MAX_IN_FLIGHT=0, **unlimited)
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
