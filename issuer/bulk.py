@@ -153,10 +153,16 @@ def _write_letters(job: LetterJob) -> int:
         data = letter_html(record_id, link, tx_code, expires_at, title_en, title_zh).encode("utf-8")
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".letter-")
         try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, os.path.join(folder, f"{record_id}.html"))
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            os.replace(tmp, os.path.join(folder, f"{record_id}.html"))
+        except BaseException:
+            # Stopped mid-letter (the bulk process died, see _die_with_parent): leave no temporary file.
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
     return len(letters)
 
 
@@ -214,6 +220,8 @@ def _die_with_parent() -> None:
     import signal
     import sys
 
+    # SIGTERM becomes SystemExit, so a letter being written is cleaned up on the way out.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
