@@ -250,6 +250,14 @@ def run_bulk(
     after all its letters are durably on disk.
     """
     os.makedirs(out_dir, mode=0o700, exist_ok=True)
+    # Temporary letters left by a run that was killed mid-write are never letters: remove them.
+    # (One bulk run per letters folder at a time, as for the rows themselves.)
+    for name in os.listdir(out_dir):
+        if name.startswith(".letter-"):
+            try:
+                os.unlink(os.path.join(out_dir, name))
+            except FileNotFoundError:
+                pass
     report = BulkReport()
     prefix = ctype.configuration_id + ":"
     existing = {
