@@ -434,11 +434,15 @@ class Stack:
                              extra_env={"CIVICID_ISSUER_OFFICER_PASSWORD": officer_password})
             state.data["officer_added"] = True
             state.save()
-        if not state.data.get("officer_token"):
-            token = self._issuer_cli(issuer_env, "token", "create", "--name", "civicid-up", "--role", "supervisor").strip()
+        # API tokens expire (90 days): a folder reused near or after that gets a fresh one.
+        expires = state.data.get("officer_token_expires")
+        if not state.data.get("officer_token") or not isinstance(expires, int) or expires - time.time() < 86400:
+            token = self._issuer_cli(issuer_env, "token", "create", "--name", "civicid-up", "--role", "supervisor",
+                                     "--days", "90").strip()
             if not token:
                 raise BootstrapFailed("`civicid issuer token create` printed no token")
             state.data["officer_token"] = token
+            state.data["officer_token_expires"] = int(time.time()) + 90 * 86400
             state.save()
         self._start_issuer(ports["issuer"], issuer_env)
         self.say("starting the office's issuer")

@@ -30,7 +30,7 @@ def _principal() -> officers.Principal | None:
         return None
     if not header.startswith("Bearer "):
         return None
-    return officers.authenticate_token(get_store(), header[len("Bearer ") :].strip())
+    return officers.authenticate_token(get_store(), header[len("Bearer ") :].strip(), clock(current_app.config))
 
 
 def _json_object() -> dict[str, Any]:
@@ -168,9 +168,12 @@ def post_token() -> tuple[Response, int]:
     principal = officers.require(_principal(), "officers.manage")
     body = _json_object()
     config = current_app.config
+    now = clock(config)
+    lifetime = body.get("expires_in", officers.TOKEN_LIFETIME)
     token = officers.create_token(
-        get_store(), body.get("name"), body.get("role"), actor=principal.actor, now=clock(config), random=random_source(config)  # type: ignore[arg-type]
+        get_store(), body.get("name"), body.get("role"), actor=principal.actor, now=now, random=random_source(config),  # type: ignore[arg-type]
+        lifetime=lifetime,
     )
-    response = jsonify({"token": token, "name": body["name"], "role": body["role"]})
+    response = jsonify({"token": token, "name": body["name"], "role": body["role"], "expires_at": now + lifetime})
     response.headers["Cache-Control"] = "no-store"
     return response, 201

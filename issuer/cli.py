@@ -156,18 +156,26 @@ def token() -> None:
 @token.command("create")
 @click.option("--name", required=True)
 @click.option("--role", required=True, type=click.Choice(["officer", "supervisor", "auditor"]))
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 366),
+              help="Days until the token stops working.")
 @db_option
 @domain_errors
-def token_create(name: str, role: str, db: str | None) -> None:
+def token_create(name: str, role: str, days: int, db: str | None) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
+    from datetime import datetime, timezone
+
     from .config import clock, random_source
     from .officers import create_token
     from .storage import get_store
 
     app = _app(db)
     with app.app_context():
-        value = create_token(get_store(), name, role, actor=_actor(), now=clock(app.config), random=random_source(app.config))
+        now = clock(app.config)
+        value = create_token(get_store(), name, role, actor=_actor(), now=now, random=random_source(app.config),
+                             lifetime=days * 86400)
     click.echo(value)
+    expires = datetime.fromtimestamp(now + days * 86400, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    click.echo(f"token {name} ({role}) expires {expires}", err=True)
 
 
 @cli.command("credential")

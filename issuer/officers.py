@@ -10,7 +10,9 @@ Roles and what they may do (checked on every admin endpoint and console page):
 =============  ==========================================================
 
 Passwords are hashed with Argon2id (libsodium, ``nacl.pwhash.argon2id``,
-interactive limits), API tokens are 256-bit random and stored as SHA-256.
+interactive limits), API tokens are 256-bit random and stored as SHA-256; every
+token expires (``TOKEN_LIFETIME`` by default, at most ``TOKEN_MAX_LIFETIME``)
+so a token forgotten in a script or a leaked log stops working on its own.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ __all__ = [
     "set_active",
     "current_role",
     "TOKEN_PREFIX",
+    "TOKEN_LIFETIME",
+    "TOKEN_MAX_LIFETIME",
 ]
 
 ROLES = ("officer", "supervisor", "auditor")
@@ -53,6 +57,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.read": frozenset({"auditor", "supervisor"}),
 }
 TOKEN_PREFIX = "cit_"
+TOKEN_LIFETIME = 90 * 86400
+TOKEN_MAX_LIFETIME = 366 * 86400
+TOKEN_MIN_LIFETIME = 60
 _USERNAME = re.compile(r"[a-z0-9._-]{3,64}")
 # A precomputed hash so an unknown username costs the same as a wrong password.
 _DUMMY_HASH: bytes | None = None
@@ -151,28 +158,38 @@ def current_role(store: IssuerStore, actor: str) -> str | None:
     return str(row[0]) if row is not None and row[1] else None
 
 
-def create_token(store: IssuerStore, name: str, role: str, *, actor: str, now: int, random: Callable[[int], bytes]) -> str:
-    """A new API token for a system; the token is returned once and stored only as a hash."""
+def create_token(store: IssuerStore, name: str, role: str, *, actor: str, now: int, random: Callable[[int], bytes],
+                 lifetime: int = TOKEN_LIFETIME) -> str:
+    """A new API token for a system, valid ``lifetime`` seconds; returned once and stored only as a hash."""
     if not isinstance(name, str) or not _USERNAME.fullmatch(name):
         raise BadRequest("token name must be 3-64 characters of a-z, 0-9, '.', '_' or '-'")
     if role not in ROLES:
         raise BadRequest(f"role must be one of: {', '.join(ROLES)}")
+    if (not isinstance(lifetime, int) or isinstance(lifetime, bool)
+            or not TOKEN_MIN_LIFETIME <= lifetime <= TOKEN_MAX_LIFETIME):
+        raise BadRequest(f"expires_in must be a whole number of seconds from {TOKEN_MIN_LIFETIME} to {TOKEN_MAX_LIFETIME} (366 days)")
     token = TOKEN_PREFIX + b64url_encode(random(32))
     token_id = random(8).hex()
+    expires_at = now + lifetime
     with store.transaction() as cur:
         cur.execute(
-            "INSERT INTO api_tokens (id, token_hash, name, role, created_at, revoked) VALUES (?, ?, ?, ?, ?, 0)",
-            (token_id, sha256_hex(token), name, role, now),
+            "INSERT INTO api_tokens (id, token_hash, name, role, created_at, revoked, expires_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
+            (token_id, sha256_hex(token), name, role, now, expires_at),
         )
-        audit.append(cur, store, time=now, actor=actor, action="token.create", target=f"token:{token_id}", details={"name": name, "role": role})
+        audit.append(cur, store, time=now, actor=actor, action="token.create", target=f"token:{token_id}",
+                     details={"name": name, "role": role, "expires_at": expires_at})
     return token
 
 
-def authenticate_token(store: IssuerStore, token: str) -> Principal:
+def authenticate_token(store: IssuerStore, token: str, now: int) -> Principal:
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         raise Unauthenticated("the API token is malformed")
     digest = sha256_hex(token)
-    row = store.read().execute("SELECT token_hash, name, role, revoked FROM api_tokens WHERE token_hash = ?", (digest,)).fetchone()
+    row = store.read().execute(
+        "SELECT token_hash, name, role, revoked, expires_at FROM api_tokens WHERE token_hash = ?", (digest,)
+    ).fetchone()
     if row is None or not hmac.compare_digest(row[0], digest) or row[3]:
         raise Unauthenticated("the API token is not valid")
+    if row[4] is None or now >= row[4]:
+        raise Unauthenticated("the API token has expired; ask a supervisor for a new one (civicid issuer token create)")
     return Principal(f"token:{row[1]}", row[2])

@@ -82,7 +82,8 @@ SCHEMA = [
         name TEXT NOT NULL,
         role TEXT NOT NULL,
         created_at BIGINT NOT NULL,
-        revoked INTEGER NOT NULL
+        revoked INTEGER NOT NULL,
+        expires_at BIGINT
     )""",
     """CREATE TABLE IF NOT EXISTS audit (
         seq BIGINT PRIMARY KEY,
@@ -98,6 +99,8 @@ SCHEMA = [
 ]
 
 GENESIS_HASH = "0" * 64
+TOKEN_LEGACY_LIFETIME = 90 * 86400
+"""Seconds an API token made before tokens carried an expiry stays valid after its creation."""
 
 
 def sha256_hex(value: str | bytes) -> str:
@@ -117,6 +120,7 @@ class IssuerStore:
         with self.transaction() as cur:
             for statement in SCHEMA:
                 cur.execute(statement)
+            _migrate(cur, self.postgres)
             if self.postgres:
                 cur.execute(
                     "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?) ON CONFLICT (id) DO NOTHING", (GENESIS_HASH,)
@@ -146,6 +150,16 @@ class IssuerStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _migrate(cur: Cursor, postgres: bool) -> None:
+    """Bring a database made by an earlier release up to this schema (idempotent, in the opening transaction)."""
+    # API tokens gained an expiry: a token created before that expires TOKEN_LEGACY_LIFETIME after it was made.
+    if postgres:
+        cur.execute("ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS expires_at BIGINT")
+    elif "expires_at" not in {row[1] for row in cur.execute("PRAGMA table_info(api_tokens)").fetchall()}:
+        cur.execute("ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT")
+    cur.execute("UPDATE api_tokens SET expires_at = created_at + ? WHERE expires_at IS NULL", (TOKEN_LEGACY_LIFETIME,))
 
 
 def _is_driver_error(exc: BaseException) -> bool:

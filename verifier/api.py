@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, request
 from sdjwt.encoding import json_loads
 from sdjwt.errors import SDJWTError
 
+from .config import ApiToken
 from .errors import BadRequest, ResponseMalformed, Unauthorized
 from .oid4vp import Service, service
 
@@ -44,12 +45,15 @@ def _authorize() -> None:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send 'Authorization: Bearer <token>' with a counter API token")
     presented = token.strip().encode("utf-8", "surrogatepass")
-    ok = False
-    for candidate in current_app.config["API_TOKENS"]:
+    matched: ApiToken | None = None
+    for candidate in current_app.extensions["civicid_verifier_tokens"]:
         # Compare against every token, in constant time, without stopping early.
-        ok |= hmac.compare_digest(presented, candidate.encode("utf-8"))
-    if not ok:
+        if hmac.compare_digest(presented, candidate.secret):
+            matched = candidate
+    if matched is None:
         raise Unauthorized("the bearer token is not valid for this verifier")
+    if matched.expires_at is not None and service().clock() >= matched.expires_at:
+        raise Unauthorized("the bearer token has expired; ask the verifier's operator for a new counter token")
 
 
 def _json_body() -> dict[str, Any]:

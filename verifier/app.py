@@ -24,7 +24,7 @@ from registry import admission
 from registry.trust import StaticTrust, TrustSource
 
 from . import api, counter, errors, oid4vp
-from .config import DEFAULTS, load_signing_key, validate
+from .config import DEFAULTS, api_tokens, load_signing_key, validate
 from .errors import ConfigError
 from .pipeline import Pipeline
 from .policy import load_policies
@@ -118,6 +118,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         client_name=app.config["CLIENT_NAME"], algorithms=algorithms, request_ttl=app.config["REQUEST_TTL"],
         retention=app.config["RESULT_RETENTION"], clock=clock, random=random,
     )
+    app.extensions["civicid_verifier_tokens"] = api_tokens(app.config["API_TOKENS"])
     app.register_blueprint(oid4vp.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(counter.bp)

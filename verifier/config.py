@@ -14,6 +14,8 @@ import json
 import os
 import re
 import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,12 +24,14 @@ from sdjwt.encoding import b64url_decode, b64url_encode
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULTS", "validate", "load_signing_key", "KEY_FILE"]
+__all__ = ["DEFAULTS", "validate", "load_signing_key", "KEY_FILE", "ApiToken", "api_tokens"]
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE": None,  # A SQLite path or a postgresql:// URL; default <instance>/verifier.db.
     "PUBLIC_URL": None,  # https://verifier.example: the base of request_uri, response_uri and result_url.
-    "API_TOKENS": [],  # Bearer tokens of counter screens and back-office systems (>= 32 characters each).
+    # Bearer tokens of counter screens and back-office systems (>= 32 characters each): a string, or
+    # {"token": "...", "expires_at": "2027-06-30T00:00:00Z" | unix seconds} for a token that expires.
+    "API_TOKENS": [],
     "SIGNING_KEY": None,  # base64url Ed25519 seed of the verifier's did:key; generated into the instance folder if absent.
     "CLIENT_NAME": "civicid verifier",
     "REQUEST_TTL": 300,  # Seconds a presentation request can be answered.
@@ -57,6 +61,42 @@ KEY_FILE = "verifier-key.json"
 _MIN_TOKEN = 32
 
 
+@dataclass(frozen=True)
+class ApiToken:
+    """A counter API token as the service compares it: its bytes, and when it stops working (None: never)."""
+
+    secret: bytes = field(repr=False)
+    expires_at: int | None
+
+
+def _expiry(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**53:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", value):
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            pass
+    raise ConfigError("an API token's expires_at must be an RFC 3339 UTC time such as 2027-06-30T00:00:00Z, or unix seconds")
+
+
+def api_tokens(configured: Any) -> tuple[ApiToken, ...]:
+    """``API_TOKENS`` entries (strings, or objects with ``token`` and ``expires_at``) as :class:`ApiToken`."""
+    if not isinstance(configured, list):
+        raise ConfigError("API_TOKENS must be a JSON list of tokens (strings, or objects with token and expires_at)")
+    tokens = []
+    for entry in configured:
+        if isinstance(entry, str):
+            tokens.append(ApiToken(entry.encode("utf-8"), None))
+        elif isinstance(entry, dict) and isinstance(entry.get("token"), str) and set(entry) <= {"token", "expires_at", "name"}:
+            tokens.append(ApiToken(entry["token"].encode("utf-8"), _expiry(entry.get("expires_at"))))
+        else:
+            raise ConfigError("API_TOKENS must be a JSON list of tokens (strings, or objects with token and expires_at)")
+    return tuple(tokens)
+
+
 def _positive(config: Mapping[str, Any], name: str) -> None:
     value = config.get(name)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -74,13 +114,11 @@ def validate(config: Mapping[str, Any]) -> None:
             raise ConfigError("set CIVICID_VERIFIER_PUBLIC_URL to the verifier's public https URL")
         if not public.startswith("https://") and not re.match(r"http://(127\.0\.0\.1|localhost)(:\d+)?(/|$)", public):
             raise ConfigError("PUBLIC_URL must use https (plain http is accepted for loopback only)")
-    tokens = config.get("API_TOKENS")
-    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        raise ConfigError("API_TOKENS must be a JSON list of strings")
+    tokens = api_tokens(config.get("API_TOKENS"))
     if not testing:
         if not tokens:
             raise ConfigError("set CIVICID_VERIFIER_API_TOKENS to a JSON list of bearer tokens for the counter API")
-        if any(len(t) < _MIN_TOKEN for t in tokens):
+        if any(len(t.secret) < _MIN_TOKEN for t in tokens):
             raise ConfigError(f"every API token must be at least {_MIN_TOKEN} characters (use `openssl rand -hex 32`)")
     for name in ("REQUEST_TTL", "RESULT_RETENTION", "KB_MAX_AGE", "LEEWAY", "STATUS_DEFAULT_TTL", "STATUS_MAX_TTL",
                  "STATUS_STALE_MAX_AGE"):

@@ -8,7 +8,7 @@ import nacl.utils
 import pytest
 
 from issuer.officers import PERMISSIONS, create_token
-from issuer_helpers import NATIONAL_ID
+from issuer_helpers import NATIONAL_ID, START
 
 # (method, path, json body, permission)
 ENDPOINTS: list[tuple[str, str, Any, str]] = [
@@ -26,7 +26,7 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
 
 def _tokens(app: Any) -> dict[str, str]:
     store = app.extensions["civicid_issuer_store"]
-    return {role: create_token(store, f"t-{role}", role, actor="test", now=1, random=nacl.utils.random) for role in ("officer", "supervisor", "auditor")}
+    return {role: create_token(store, f"t-{role}", role, actor="test", now=START, random=nacl.utils.random) for role in ("officer", "supervisor", "auditor")}
 
 
 def test_every_admin_endpoint_is_in_the_matrix(plain_app: Any) -> None:

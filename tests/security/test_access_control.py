@@ -1,12 +1,13 @@
-"""Access control, counted: every admin endpoint refuses missing, expired/revoked and wrong-role credentials.
+"""Access control, counted: every admin endpoint refuses missing, expired, revoked and wrong-role credentials.
 
 * issuer admin API (bearer API tokens): every endpoint x {no header, another scheme, a garbage token, a
-  revoked token, a token in the query string, a role without the permission} -> 401/403 problem+json;
+  revoked token, an expired token, a token in the query string, a role without the permission} -> 401/403
+  problem+json;
 * issuer console: every page redirects to sign-in without a session, every POST refuses a missing or
   foreign CSRF token, the session cookie's flags, expired and forged session cookies, an officer
   disabled or re-roled after sign-in loses access on the next request;
 * verifier counter API: every bearer endpoint x {no header, another scheme, a wrong, truncated or
-  extended token, the token in the query string} -> 401;
+  extended token, an expired token, the token in the query string} -> 401;
 * registry write endpoint: entries are authorised by their signatures (no bearer token), so every
   forged authorisation is refused and leaves the log alone; a mirror refuses writes.
 
@@ -25,8 +26,8 @@ import nacl.utils
 import pytest
 
 import sdjwt
-from issuer.officers import PERMISSIONS, ROLES, add_officer, create_token, set_active
-from issuer_helpers import Clock, make_app as make_issuer_app
+from issuer.officers import PERMISSIONS, ROLES, TOKEN_LIFETIME, add_officer, create_token, set_active
+from issuer_helpers import START, Clock, make_app as make_issuer_app
 from test_admin_roles import ENDPOINTS
 
 BASE = "https://office.example"
@@ -37,10 +38,12 @@ def issuer_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     app = make_issuer_app(str(tmp_path_factory.mktemp("issuer") / "issuer.db"), Clock(), sdjwt.Ed25519PrivateKey(bytes(range(32))))
     app.config["PUBLIC_URL"] = BASE
     store = app.extensions["civicid_issuer_store"]
-    app.tokens = {role: create_token(store, f"t-{role}", role, actor="test", now=1, random=nacl.utils.random) for role in ROLES}
-    app.revoked = create_token(store, "t-revoked", "supervisor", actor="test", now=1, random=nacl.utils.random)
+    app.tokens = {role: create_token(store, f"t-{role}", role, actor="test", now=START, random=nacl.utils.random) for role in ROLES}
+    app.revoked = create_token(store, "t-revoked", "supervisor", actor="test", now=START, random=nacl.utils.random)
     with store.transaction() as cur:
         cur.execute("UPDATE api_tokens SET revoked = 1 WHERE name = 't-revoked'")
+    # A supervisor token made 90 days and a minute before the clock's now, for 90 days: expired a minute ago.
+    app.expired = create_token(store, "t-expired", "supervisor", actor="test", now=START - TOKEN_LIFETIME - 60, random=nacl.utils.random)
     for name, role in (("olga", "officer"), ("sam", "supervisor"), ("aud", "auditor")):
         add_officer(store, name, f"{name}-password-long", role, actor="test", now=1)
     yield app
@@ -50,7 +53,7 @@ def issuer_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def _denials() -> list[tuple[str, str, Any, str]]:
     cases = []
     for method, path, body, permission in ENDPOINTS:
-        for kind in ("missing", "basic-scheme", "garbage", "revoked", "query-string"):
+        for kind in ("missing", "basic-scheme", "garbage", "revoked", "expired", "query-string"):
             cases.append((method, path, body, kind))
         for role in ROLES:
             if role not in PERMISSIONS[permission]:
@@ -72,6 +75,8 @@ def test_issuer_admin_refuses(issuer_app: Any, method: str, path: str, body: Any
         headers["Authorization"] = "Bearer cit_" + "A" * 43
     elif kind == "revoked":
         headers["Authorization"] = "Bearer " + issuer_app.revoked
+    elif kind == "expired":
+        headers["Authorization"] = "Bearer " + issuer_app.expired
     elif kind == "query-string":
         url += ("&" if "?" in url else "?") + "access_token=" + tokens["supervisor"]
     elif kind.startswith("role:"):
@@ -81,6 +86,8 @@ def test_issuer_admin_refuses(issuer_app: Any, method: str, path: str, body: Any
     assert resp.status_code == expected, (kind, resp.get_json())
     assert resp.mimetype == "application/problem+json"
     assert resp.get_json()["status"] == expected
+    if kind == "expired":
+        assert "expired" in resp.get_json()["detail"]
     assert issuer_app.tokens["supervisor"] not in resp.get_data(as_text=True)
 
 
@@ -211,8 +218,9 @@ VERIFIER_ENDPOINTS = [
     ("POST", "/api/verify", {"policy": "age-over-18", "nonce": "n" * 20, "presentation": "x~"}),
 ]
 VERIFIER_TOKEN = "counter-token-" + "v" * 32
+VERIFIER_EXPIRED = "expired-counter-token-" + "x" * 32
 VERIFIER_DENIALS = [(m, p, b, k) for m, p, b in VERIFIER_ENDPOINTS
-                    for k in ("missing", "basic-scheme", "wrong", "truncated", "extended", "query-string")]
+                    for k in ("missing", "basic-scheme", "wrong", "truncated", "extended", "expired", "query-string")]
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +231,7 @@ def verifier_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp = tmp_path_factory.mktemp("verifier")
     app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp / "i"), "DATABASE": str(tmp / "v.db"), "TRUST": StaticTrust(),
                       "STATUS_FETCHER": lambda uri: "", "SIGNING_KEY": sdjwt.Ed25519PrivateKey(b"\x44" * 32),
-                      "API_TOKENS": [VERIFIER_TOKEN]})
+                      "API_TOKENS": [VERIFIER_TOKEN, {"token": VERIFIER_EXPIRED, "expires_at": "2025-01-01T00:00:00Z"}]})
     resp = app.test_client().post("/api/requests", json={"policy": "resident"}, headers={"Authorization": "Bearer " + VERIFIER_TOKEN})
     app.rid = resp.get_json()["id"]
     return app
@@ -232,7 +240,7 @@ def verifier_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.mark.parametrize("method, path, body, kind", VERIFIER_DENIALS, ids=[f"{m} {p} {k}" for m, p, _, k in VERIFIER_DENIALS])
 def test_verifier_counter_api_refuses(verifier_app: Any, method: str, path: str, body: Any, kind: str) -> None:
     token = {"basic-scheme": VERIFIER_TOKEN, "wrong": "counter-token-" + "w" * 32, "truncated": VERIFIER_TOKEN[:-1],
-             "extended": VERIFIER_TOKEN + "v"}.get(kind)
+             "extended": VERIFIER_TOKEN + "v", "expired": VERIFIER_EXPIRED}.get(kind)
     headers = {}
     url = path.format(rid=verifier_app.rid)
     if kind == "basic-scheme":
@@ -244,6 +252,8 @@ def test_verifier_counter_api_refuses(verifier_app: Any, method: str, path: str,
     resp = verifier_app.test_client().open(url, method=method, json=body, headers=headers)
     assert resp.status_code == 401, resp.get_data(as_text=True)
     assert resp.mimetype == "application/problem+json" and resp.get_json()["code"] == "unauthorized"
+    if kind == "expired":
+        assert "expired" in resp.get_json()["detail"]
 
 
 # Registry write endpoint ----------------------------------------------------------------------------
@@ -291,5 +301,5 @@ def test_registry_write_endpoint_refuses_forged_authorisations(tmp_path: Path, l
 
 
 def test_counts() -> None:
-    """The figures docs/security.md quotes: 59 admin API refusals, 30 counter API refusals."""
-    assert (len(ADMIN_DENIALS), len(VERIFIER_DENIALS)) == (59, 30)
+    """The figures docs/security.md quotes: 68 admin API refusals, 35 counter API refusals."""
+    assert (len(ADMIN_DENIALS), len(VERIFIER_DENIALS)) == (68, 35)
