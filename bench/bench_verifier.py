@@ -42,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "verifier"))
 
 import bench_sdjwt  # noqa: E402
+import httpload  # noqa: E402
 
 import sdjwt  # noqa: E402
 from verifier.pipeline import MemoryReplayGuard, Pipeline  # noqa: E402
@@ -207,58 +207,21 @@ def _read_response(sock: socket.socket, buf: bytes) -> tuple[int, bytes, bytes]:
 
 
 def load(port: int, requests: list[bytes], seconds: float, connections: int, cycle: bool) -> dict[str, Any]:
-    """Closed loop: ``connections`` threads, each on one keep-alive connection, for ``seconds``.
+    """Closed loop: ``connections`` keep-alive connections for ``seconds``, one client thread (bench/httpload.py).
 
     Every request is used once unless ``cycle`` (the verifier's replay guard refuses a second use).
+    An answer counts as an error unless it is a 200 with ``"decision": true``.
     """
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    counter = [0]
-    exhausted = [False]
-    stop = time.perf_counter() + seconds
+    def ok(status: int, head: bytes, body: bytes) -> bool:
+        return status == 200 and b'"decision":true' in body.replace(b" ", b"")
 
-    def worker() -> None:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        mine: list[float] = []
-        buf = b""
-        bad = 0
-        try:
-            while time.perf_counter() < stop:
-                with lock:
-                    i = counter[0]
-                    counter[0] += 1
-                if i >= len(requests):
-                    if not cycle:
-                        exhausted[0] = True
-                        break
-                    i %= len(requests)
-                start = time.perf_counter()
-                sock.sendall(requests[i])
-                status, body, buf = _read_response(sock, buf)
-                mine.append(time.perf_counter() - start)
-                if status != 200 or b'"decision":true' not in body.replace(b" ", b""):
-                    bad += 1
-        finally:
-            sock.close()
-            with lock:
-                latencies.extend(mine)
-                errors[0] += bad
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    begin = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - begin
-    latencies.sort()
+    answers, elapsed, exhausted = httpload.closed_loop(port, requests, seconds, connections, cycle=cycle, observe=ok)
+    latencies = sorted(a.done - a.sent for a in answers)
     return {
-        "requests": len(latencies), "errors": errors[0], "per_s": len(latencies) / elapsed,
+        "requests": len(latencies), "errors": sum(1 for a in answers if not a.note), "per_s": len(latencies) / elapsed,
         "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else None,
         "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else None,
-        "pool_exhausted": exhausted[0],
+        "pool_exhausted": exhausted,
     }
 
 

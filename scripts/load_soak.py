@@ -12,7 +12,7 @@ shared cores a Python client cannot offer twice what 2 workers serve, since thos
 1. capacity: shedding off (``MAX_IN_FLIGHT=0``), bench_verifier's closed-loop generator with
    32 keep-alive connections for ``--capacity-seconds``; answers per second;
 2. overload: a fresh server with the default settings (``MAX_IN_FLIGHT=3`` per process),
-   driven open-loop at 2x that rate (48 connections) for ``--minutes``, the RSS of every
+   driven open-loop at 2x that rate (``--connections``, 128) for ``--minutes``, the RSS of every
    gunicorn worker sampled from /proc every ``--sample-seconds``; accepted rate, shed %,
    p50/p99 of accepted answers (from send, and from the schedule), statuses, timeouts;
 3. recovery: right after the burst, a paced load at a quarter of capacity for 5 s;
@@ -125,7 +125,7 @@ def soak(name: str, args: argparse.Namespace, budget: Budget, share: float, base
             checked[0] = time.perf_counter()
             return budget.spent() > limit
 
-        run = lg.paced(server, server.requests, rate=rate, seconds=args.minutes * 60, connections=48,
+        run = lg.paced(server, server.requests, rate=rate, seconds=args.minutes * 60, connections=args.connections,
                        timeout=10.0, stop=over_budget)  # fmt: skip
         server_cpu = server.cpu_seconds() - cpu0
         stop_sampling.set()
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-seconds", type=float, default=5.0)
     parser.add_argument("--cpu-minutes", type=float, default=15.0, help="CPU budget of the whole run (all processes)")
     parser.add_argument("--presentations", type=int, default=30000, help="distinct verifier presentations")
+    parser.add_argument("--connections", type=int, default=128, help="open-loop connections (enough to keep the schedule)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     budget = Budget(args.cpu_minutes * 60)

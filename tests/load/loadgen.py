@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ for _extra in (ROOT / "bench", ROOT / "tests" / "verifier"):
         sys.path.insert(0, str(_extra))
 
 import bench_verifier as bv  # noqa: E402
+import httpload  # noqa: E402
 
 import sdjwt  # noqa: E402
 
@@ -326,66 +326,22 @@ def paced(
     Connection k sends requests k, k + connections, ...; each waits for its answer (HTTP/1.1
     keep-alive), so enough connections are needed to keep the schedule. A request without an
     answer within ``timeout`` counts as a timeout (status 0) and its connection is reopened.
-    ``stop()``, polled between requests, ends the run early.
+    ``stop()``, polled every 0.5 s, ends the run early. One client thread (bench/httpload.py).
     """
     run = Run(rate, seconds, connections)
-    lock = threading.Lock()
-    begin = time.perf_counter() + 0.05
-    end = begin + seconds
-    halted = [False]
 
-    def worker(k: int) -> None:
-        sock: socket.socket | None = None
-        buf = b""
-        mine: list[tuple[float, int, float, float, bool]] = []
-        samples: list[tuple[int, dict[str, str], bytes]] = []
-        i = k
-        try:
-            while True:
-                scheduled = begin + i / rate
-                if scheduled >= end or halted[0] or time.perf_counter() >= end:
-                    break  # The run lasts ``seconds`` of wall time even when the client falls behind.
-                delay = scheduled - time.perf_counter()
-                if delay > 0.0002:  # Behind schedule (the usual case under overload): send at once.
-                    time.sleep(delay)
-                if k == 0 and stop is not None and stop():
-                    halted[0] = True
-                    break
-                status, body, head = BROKEN, b"", b""
-                sent = time.perf_counter()
-                try:
-                    if sock is None:
-                        sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
-                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                        buf = b""
-                    sock.sendall(requests[i % len(requests)])
-                    status, body, buf, head = _read(sock, buf)
-                except socket.timeout:
-                    status = TIMEOUT
-                except OSError:
-                    status = BROKEN
-                if status <= 0 and sock is not None:
-                    sock.close()
-                    sock = None
-                done = time.perf_counter()
-                mine.append((scheduled - begin, status, done - scheduled, done - sent, server.accepted_ok(status, body)))
-                if status in SHED and len(samples) < 3:
-                    samples.append((status, _headers(head), body))
-                i += connections
-        finally:
-            if sock is not None:
-                sock.close()
-            with lock:
-                run.records.extend(mine)
-                run.shed_samples.extend(samples)
+    def observe(status: int, head: bytes, body: bytes) -> bool:
+        if status in SHED and len(run.shed_samples) < 3:
+            run.shed_samples.append((status, _headers(head), body))
+        return server.accepted_ok(status, body)
 
-    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    run.elapsed = max(time.perf_counter() - begin, 1e-9)
-    if halted[0]:
+    answers, begin, elapsed, halted = httpload.open_loop(
+        server.port, requests, rate=rate, seconds=seconds, connections=connections, timeout=timeout, stop=stop,
+        observe=observe,
+    )
+    run.records = [(a.scheduled - begin, a.status, a.done - a.scheduled, a.done - a.sent, bool(a.note)) for a in answers]
+    run.elapsed = max(min(elapsed, seconds) if not halted else elapsed, 1e-9)
+    if halted:
         run.seconds = run.elapsed
     run.records.sort()
     return run

@@ -21,6 +21,7 @@ import loadgen as lg
 
 BURST_SECONDS = 4.0
 CLIENT_TIMEOUT = 5.0
+CONNECTIONS = 128  # Enough that connections / latency exceeds 2x capacity: the schedule, not the sockets, sets the rate.
 
 
 @pytest.fixture
@@ -42,14 +43,15 @@ def _overload_then_recover(server: lg.Server) -> dict[str, Any]:
     assert cap > 20, f"{server.name} served only {cap:.0f}/s unloaded; see {server.log}"
     offset = 0 if server.name != "verifier" else int(cap * 1.5) + 10
     burst = lg.paced(server, server.requests[offset:] or server.requests, rate=2 * cap, seconds=BURST_SECONDS,
-                     connections=48, timeout=CLIENT_TIMEOUT)  # fmt: skip
+                     connections=CONNECTIONS, timeout=CLIENT_TIMEOUT)  # fmt: skip
     after = lg.recovery(server, rate=max(cap / 10, 10), seconds=2.0)
     summary = burst.summary()
     print(server.name, json.dumps({"capacity_per_s": round(cap), **summary, "recovery": after["recovered_after_s"]}))
 
+    # The client really overloaded the service (2x is the target; on a busy shared machine the
+    # one-thread client reaches 1.7-2x, so the assertion keeps a margin).
+    assert summary["sent_per_s"] > 1.2 * cap, summary
     # Excess load is shed, not queued without bound: 503s, and no request left without an answer.
-    # (48 connections against 2 admitted requests overload the worker whatever rate this shared
-    # machine lets the client reach; the offered rate itself is reported, not asserted.)
     assert summary["shed"] > 0, summary
     assert summary["timeouts"] == 0 and summary["broken"] == 0, summary
     assert set(summary["statuses"]) <= {"200", "503"}, summary["statuses"]
