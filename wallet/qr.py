@@ -41,7 +41,10 @@ def decode_image(path: Path | str) -> str:
             gray = image.convert("L")
     except QRDecodeError:
         raise
-    except (OSError, ValueError, PIL.Image.DecompressionBombError, SyntaxError) as exc:
+    except Exception as exc:
+        # Pillow's decoders raise more than OSError/ValueError on malformed files: SyntaxError for an
+        # unknown zTXt compression, IndexError for an iCCP chunk after the image data (fuzz finding 9).
+        # Whatever Pillow raises on these bytes means the same: not a readable picture.
         raise QRDecodeError("the file is not a readable image (PNG, JPEG, ...)") from exc
     try:
         found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)

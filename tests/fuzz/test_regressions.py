@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from fuzz import world as W  # noqa: E402
 
 
-def _png_with_chunk(kind: bytes, body: bytes) -> bytes:
-    """A real QR PNG with one extra chunk (correct CRC) inserted after IHDR."""
+def _png_with_chunk(kind: bytes, body: bytes, *, after_data: bool = False) -> bytes:
+    """A real QR PNG with one extra chunk (correct CRC) inserted after IHDR, or just before IEND."""
     from wallet.qr import make_qr
 
     out = io.BytesIO()
@@ -29,6 +29,8 @@ def _png_with_chunk(kind: bytes, body: bytes) -> bytes:
     png = out.getvalue()
     ihdr_end = 8 + 12 + struct.unpack(">I", png[8:12])[0]
     chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    if after_data:
+        return png[:-12] + chunk + png[-12:]  # IEND is the last 12 bytes.
     return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
@@ -39,6 +41,27 @@ def test_qr_upload_png_with_unknown_ztxt_compression_is_response_malformed() -> 
 
     with pytest.raises(ResponseMalformed, match="not a readable PNG"):
         decode_qr(_png_with_chunk(b"zTXt", b"comment\x00\x64xyz"))
+
+
+def test_qr_png_with_truncated_iccp_after_the_image_data_is_refused_in_both_roles(tmp_path: Path) -> None:
+    # Finding 9 (qr_image): Pillow's iCCP reader indexes past a profile name that ends the chunk,
+    # an IndexError raised while loading (after the pixels): a 500 on the counter's /scan upload
+    # and a traceback from `civicid wallet receive --qr`.
+    from verifier.api import decode_qr
+    from verifier.errors import ResponseMalformed
+    from wallet.errors import QRDecodeError
+    from wallet.qr import decode_image
+
+    png = _png_with_chunk(b"iCCP", b"icc\x00", after_data=True)
+    with pytest.raises(ResponseMalformed, match="not a readable PNG"):
+        decode_qr(png)
+    (tmp_path / "frame.png").write_bytes(png)
+    with pytest.raises(QRDecodeError, match="not a readable image"):
+        decode_image(tmp_path / "frame.png")
+    # The same chunk before the image data was already refused; a clean QR still decodes.
+    with pytest.raises(ResponseMalformed):
+        decode_qr(_png_with_chunk(b"iCCP", b"icc\x00"))
+    assert decode_qr(_png_with_chunk(b"tEXt", b"k\x00v", after_data=True)) == "openid4vp://?client_id=x"
 
 
 def test_registry_entry_with_list_kind_is_invalid_entry() -> None:
