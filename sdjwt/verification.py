@@ -22,8 +22,8 @@ from typing import Any, Callable, Collection, Mapping
 
 import nacl.exceptions
 
-from .disclosure import ARRAY_KEY, SD_ALG, SD_KEY, Disclosure
-from .encoding import _PADDING, _SCAN, _UNUSED_BITS, _URLSAFE_TO_STANDARD, DEFAULT_LIMITS, Limits
+from .disclosure import _RESERVED_NAMES, ARRAY_KEY, SD_ALG, SD_KEY, Disclosure
+from .encoding import _PADDING, _SCAN, _UNUSED_BITS, _URLSAFE_TO_STANDARD, DEFAULT_LIMITS, Limits, check_depth
 from .errors import (
     DisclosureMismatch,
     Expired,
@@ -541,9 +541,11 @@ def _verify_fast(
 
     It accepts a subset of what :func:`_verify_strict` accepts and returns the
     same :class:`VerifiedSDJWT`: an EdDSA or ES256 issuer key of our own
-    classes; disclosures of object properties, referenced from the payload's
-    top-level ``_sd`` (plain nested objects and arrays are fine anywhere, but no
-    ``_sd`` or ``...`` below the top); JSON without backslash escapes. It makes
+    classes; JSON without backslash escapes. Flat credentials (every digest in
+    the payload's top-level ``_sd``) are put together inline; recursive
+    disclosures, nested ``_sd`` and array elements (a PID's ``address`` and
+    ``nationalities``) go through the strict path's own step-3 walk,
+    :func:`_replace_digests`. It makes
     every check of the strict path, each as a test that gives up instead of
     raising: ``None`` (nothing learnt) or a :class:`_Handover` sends the input to
     the strict path, which words the error. Without a backslash, every ``"`` in a
@@ -570,8 +572,11 @@ def _verify_fast(
         # The disclosures: JSON arrays [salt, name, value]. A reserved name is refused below, where
         # every name is checked against NEVER_DISCLOSABLE; a value that is an object or an array
         # must hold no reserved name and fit in max_depth.
-        entries: list[tuple[str, Any]] = []
+        entries: list[tuple[str | None, Any]] = []
         hashes: list[bytes] = []
+        # Whether step 3 needs the general walk (`_replace_digests`, the strict path's own): an
+        # `_sd` below the top, an array element digest, or an array element disclosure.
+        nested = False
         for index in range(1, count + 1):
             encoded = parts[index]
             rest = len(encoded) & 3
@@ -581,13 +586,21 @@ def _verify_fast(
             array, end = _SCAN(text, 0)
             if end != len(text) or array.__class__ is not list or "\\" in text:
                 return None
-            salt, name, value = array  # A ValueError unless there are three.
-            if salt.__class__ is not str or name.__class__ is not str:
+            if len(array) == 3:
+                salt, name, value = array
+                if name.__class__ is not str or name in _RESERVED_NAMES:
+                    return None
+            else:
+                salt, value = array  # A ValueError unless there are two.
+                name = None
+                nested = True
+            if salt.__class__ is not str:
                 return None
-            if (value.__class__ is dict or value.__class__ is list) and (
-                '"_sd' in text or '"..."' in text or text.count("[") + text.count("{") > max_depth
-            ):
-                return None
+            if value.__class__ is dict or value.__class__ is list:
+                if text.count("[") + text.count("{") > max_depth:
+                    return None
+                if '"_sd' in text or '"..."' in text:
+                    nested = True
             entries.append((name, value))
             hashes.append(_sha256(encoded).digest())
         # Section 4.2.3: 32 bytes and a zero byte are 44 base64 characters whose first 43 are the
@@ -611,13 +624,14 @@ def _verify_fast(
         if end != len(text) or header.__class__ is not dict or payload.__class__ is not dict or "\\" in text:
             return None
         sd = payload.get(SD_KEY)
-        # The only `_sd` is the top-level one, `_sd_alg` is at the top or nowhere, and there is no `...`.
-        if (
-            text.count('"_sd') != (sd is not None) + ("_sd_alg" in payload)
-            or '"..."' in text
-            or text.count("[") + text.count("{") > max_depth
-        ):
-            return None
+        # The flat case: the only `_sd` is the top-level one, `_sd_alg` is at the top or nowhere,
+        # there is no `...`, and too few brackets to nest past the limit. Anything else takes the
+        # general walk of step 3, after the depth check the strict path's parser makes.
+        if text.count('"_sd') != (sd is not None) + ("_sd_alg" in payload) or '"..."' in text:
+            nested = True
+        if text.count("[") + text.count("{") > max_depth:
+            check_depth(payload, max_depth)
+            nested = True
         signature = _unpadded(encoded_signature)
         if signature is None:
             return None
@@ -653,7 +667,16 @@ def _verify_fast(
         # parse, so it becomes the claims in place.
         claims = payload
         disclosed: list[ClaimPath] = []
-        if sd is not None:
+        if nested:
+            # Step 3 as the strict path makes it; any error hands the input over. A disclosure sent
+            # twice makes one entry here, so `used` falls short of `count` (step 4 below).
+            claims, disclosed, used = _replace_digests(payload, by_digest, max_depth)  # type: ignore[arg-type]
+            if used != count:
+                return None
+            for path in disclosed:
+                if len(path) == 1 and path[0] in NEVER_DISCLOSABLE:
+                    return None
+        elif sd is not None:
             del claims[SD_KEY]
             "".join(sd)  # A TypeError unless `_sd` is an array of strings.
             if sd.__class__ is not list or len(set(sd)) != len(sd):
@@ -666,11 +689,16 @@ def _verify_fast(
                         return None
                     claims[name] = value
                     disclosed.append((name,))
-        if "_sd_alg" in claims:
+            if "_sd_alg" in claims:
+                del claims["_sd_alg"]
+            # Step 4: every disclosure is referenced.
+            if len(disclosed) != count:
+                return None
+        elif "_sd_alg" in claims or count:
+            # No `_sd` at all: `_sd_alg` goes, and a disclosure cannot be referenced.
+            if count:
+                return None
             del claims["_sd_alg"]
-        # Step 4: every disclosure is referenced.
-        if len(disclosed) != count:
-            return None
 
         # SD-JWT VC section 3.2.2: vct; step 5: validity times.
         vct = claims.get("vct")

@@ -178,7 +178,8 @@ def issued(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     claims = draw(st.dictionaries(_NAMES, _VALUES, min_size=1, max_size=6))
     names = sorted(claims)
     disclosable = [(name,) for name in names if draw(st.booleans())]
-    # Sometimes a path inside an object or array: the fast path leaves these to the strict one.
+    # Sometimes a path inside an object or array: the fast path takes these through the strict
+    # path's own step-3 walk (`_replace_digests`).
     for name in names:
         value = claims[name]
         if isinstance(value, dict) and value and draw(st.booleans()):
@@ -631,6 +632,36 @@ def test_common_case_without_key_binding_takes_the_fast_path(holder: str) -> Non
     parts = Parts(_holder(holder))
     parts.with_kb = False
     assert compare(parts.build(), require_key_binding=False, audience=None, nonce=None)
+
+
+@pytest.mark.parametrize("holder", ["ed25519", "p256"])
+def test_recursive_and_array_disclosures_take_the_fast_path(holder: str) -> None:
+    """A PID-shaped credential: a disclosable object with disclosable members, array elements."""
+    key = _holder(holder)
+    claims = {"given_name": "Mei", "address": {"locality": "Shenzhen", "country": "CN", "street": "1 Shennan Road"},
+              "nationalities": ["CN", "HK"], "age_equal_or_over": {"18": True, "65": False}}
+    text = sdjwt.issue(
+        claims,
+        disclosable=[("given_name",), ("address",), ("address", "locality"), ("address", "street"), ("nationalities", None),
+                     ("age_equal_or_over",), ("age_equal_or_over", "18"), ("age_equal_or_over", "65")],
+        issuer_key=gen.ISSUER_ED, kid=gen.KID_ED, iss=gen.ISS, vct=gen.VCT, iat=gen.IAT, random=gen.SeededRandom("pid"),
+        holder_jwk=key.public_key().public_jwk(), decoys=2,
+    ).serialize()
+    parsed = sdjwt.SDJWT.parse(text)
+    for wanted in ([("address", "locality"), ("age_equal_or_over", "18")], [("nationalities", 0)],
+                   [("address", "locality"), ("nationalities", 1), ("given_name",)]):
+        chosen = parsed.select(wanted)
+        body = chosen.without_key_binding()
+        kb = {"iat": gen.NOW, "aud": gen.AUD, "nonce": gen.NONCE, "sd_hash": sdjwt.sd_hash(body)}
+        presentation = body + gen.jws({"alg": key.alg, "typ": "kb+jwt"}, kb, key)
+        assert compare(presentation), wanted
+        result = sdjwt.verify(presentation, issuer_key=_lookup, algorithms=["EdDSA"], now=gen.NOW, audience=gen.AUD,
+                              nonce=gen.NONCE)
+        assert "street" not in result.claims.get("address", {}) and "65" not in result.claims.get("age_equal_or_over", {})
+    # The same disclosure sent twice, and one the issuer never referenced, still end on the strict path's errors.
+    chosen = parsed.select([("address", "locality")])
+    doubled = sdjwt.SDJWT(chosen.jwt, chosen.disclosures + chosen.disclosures[-1:]).without_key_binding()
+    assert not compare(doubled, require_key_binding=False, audience=None, nonce=None)
 
 
 def test_status_callback_runs_once_and_its_error_propagates() -> None:
