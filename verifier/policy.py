@@ -127,12 +127,28 @@ class AllOf:
     """Every condition must hold (sigstore-python's ``AllOf``: empty is an error, not a pass)."""
 
     conditions: tuple[Condition, ...]
+    # Every rule in one program, ``(\n r1 \n) && (\n r2 \n) ...`` (newlines end any ``//`` comment):
+    # CEL's ``&&`` is true only when every operand is the boolean true, so one run answers the
+    # common case; only a false or erroneous result runs the rules one by one to name the failures.
+    combined: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.conditions:
             raise PolicyError("a policy needs at least one condition; an empty policy would accept anyone")
+        if len(self.conditions) > 1 and self.combined is None:
+            try:
+                program = cel.compile(" && ".join(f"(\n{c.rule}\n)" for c in self.conditions))
+            except Exception:  # Each rule compiled alone; without the shortcut they are run one by one.
+                program = None
+            object.__setattr__(self, "combined", program)
 
     def failed(self, context: Mapping[str, Any]) -> tuple[Condition, ...]:
+        if self.combined is not None:
+            try:
+                if self.combined.execute(dict(context)) is True:
+                    return ()
+            except Exception:  # Some rule errs over these values: find which, one by one.
+                pass
         return tuple(c for c in self.conditions if not c.holds(context))
 
 
