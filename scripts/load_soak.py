@@ -11,8 +11,10 @@ shared cores a Python client cannot offer twice what 2 workers serve, since thos
 
 1. capacity: shedding off (``MAX_IN_FLIGHT=0``), bench_verifier's closed-loop generator with
    32 keep-alive connections for ``--capacity-seconds``; answers per second;
-2. overload: a fresh server with the default settings (``MAX_IN_FLIGHT=3`` per process),
-   driven open-loop at 2x that rate (``--connections``, 128) for ``--minutes``, the RSS of every
+2. overload: a fresh server with the default settings (``MAX_IN_FLIGHT=3`` per process), behind
+   nginx with deploy/nginx-overload.conf and a capacity zone at the measured rate (``--front
+   nginx``, the default when nginx is installed; ``--front none`` drives gunicorn directly),
+   driven open-loop at 2x that rate (``--connections``) for ``--minutes``, the RSS of every
    gunicorn worker sampled from /proc every ``--sample-seconds``; accepted rate, shed %,
    p50/p99 of accepted answers (from send, and from the schedule), statuses, timeouts;
 3. recovery: right after the burst, a paced load at a quarter of capacity for 5 s;
@@ -100,6 +102,13 @@ def soak(name: str, args: argparse.Namespace, budget: Budget, share: float, base
     # then cycles them (a replay costs the whole pipeline and answers presentation_replayed).
     server = start(name, base / f"{name}-overload", None, args.presentations)
     budget.live.append(server)
+    front = None
+    target = server
+    if args.front == "nginx":
+        front = lg.start_front(base / f"{name}-nginx", server, rate=cap["per_s"], burst=max(1, int(cap["per_s"] / 10)))
+        budget.live.append(front)  # type: ignore[arg-type]
+        target = front.server
+    result["front"] = args.front
     samples: list[dict[str, Any]] = []
     stop_sampling = threading.Event()
     limit = started_cpu + share
@@ -125,15 +134,19 @@ def soak(name: str, args: argparse.Namespace, budget: Budget, share: float, base
             checked[0] = time.perf_counter()
             return budget.spent() > limit
 
-        run = lg.paced(server, server.requests, rate=rate, seconds=args.minutes * 60, connections=args.connections,
+        run = lg.paced(target, server.requests, rate=rate, seconds=args.minutes * 60,
+                       connections=args.connections or (64 if front is not None else 128),
                        timeout=10.0, stop=over_budget)  # fmt: skip
         server_cpu = server.cpu_seconds() - cpu0
         stop_sampling.set()
         sampler.join()
-        after = lg.recovery(server, rate=cap["per_s"] / 4, seconds=5.0)
+        after = lg.recovery(target, rate=cap["per_s"] / 4, seconds=5.0)
         final_workers = sorted(server.worker_pids())
     finally:
         stop_sampling.set()
+        if front is not None:
+            result["nginx_cpu_seconds"] = front.cpu_seconds()
+            budget.retire(front)  # type: ignore[arg-type]
         budget.retire(server)
     summary = run.summary()
     summary["server_cpu_per_s"] = server_cpu / run.elapsed
@@ -166,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-seconds", type=float, default=5.0)
     parser.add_argument("--cpu-minutes", type=float, default=15.0, help="CPU budget of the whole run (all processes)")
     parser.add_argument("--presentations", type=int, default=30000, help="distinct verifier presentations")
-    parser.add_argument("--connections", type=int, default=128, help="open-loop connections (enough to keep the schedule)")
+    parser.add_argument("--connections", type=int, default=0,
+                        help="open-loop connections (default: 64 behind nginx, 128 straight at gunicorn)")
+    parser.add_argument("--front", choices=["nginx", "none"], default="nginx" if lg.NGINX else "none",
+                        help="drive the overload through nginx with deploy/nginx-overload.conf (default when installed)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     budget = Budget(args.cpu_minutes * 60)

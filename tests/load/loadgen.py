@@ -15,8 +15,10 @@ latency instead of silently lowering the offered rate (coordinated omission).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -128,6 +130,86 @@ def _gunicorn(app: str, *, workers: int, threads: int, env: dict[str, str], cwd:
         proc.kill()
         raise RuntimeError(f"{exc}; see {log}") from None
     return port, proc
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+_FRONT_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 1000000;
+    limit_req_zone $server_name zone=civicid_capacity:1m rate={rate}r/s;
+    upstream civicid_app {{
+        server 127.0.0.1:{upstream};
+        keepalive 64;
+        keepalive_timeout 1s;  # Below gunicorn's 2 s, so nginx never reuses a connection gunicorn is closing.
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name civicid-front;
+        include {overload};
+        location / {{
+            limit_req zone=civicid_capacity burst={burst} nodelay;
+            limit_req_status 503;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_pass http://civicid_app;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Front:
+    """nginx on loopback in front of a :class:`Server`, with deploy/nginx-overload.conf and a capacity zone."""
+
+    server: Server  # The same requests and checks, with ``port`` set to nginx's.
+    proc: subprocess.Popen[bytes]
+    rate: int
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(pid) for pid in [self.proc.pid, *children(self.proc.pid)])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def start_front(tmp: Path, server: Server, *, rate: float, burst: int) -> Front:
+    """Start nginx (``NGINX``) proxying to ``server`` with a global ``rate`` per second, the rest 503."""
+    if NGINX is None:
+        raise RuntimeError("nginx is not installed (Debian package nginx)")
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = bv._free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(_FRONT_CONF.format(tmp=tmp, rate=max(1, int(rate)), burst=burst, upstream=server.port, port=port,
+                                       overload=ROOT / "deploy" / "nginx-overload.conf"))  # fmt: skip
+    handle = open(tmp / "nginx.out", "ab")
+    proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp)], stdout=handle, stderr=handle)
+    handle.close()
+    try:
+        bv._wait(port, proc)
+    except RuntimeError as exc:
+        proc.kill()
+        raise RuntimeError(f"{exc}; see {tmp / 'error.log'} and {tmp / 'nginx.out'}") from None
+    return Front(dataclasses.replace(server, port=port), proc, int(rate))
 
 
 def _admission_env(prefix: str, max_in_flight: int | None) -> dict[str, str]:
