@@ -231,7 +231,7 @@ def over_http(seconds: float, connections: int, rounds: int) -> dict[str, Any]:
     signing = sdjwt.Ed25519PrivateKey(b"\x44" * 32)
     client_id = "decentralized_identifier:" + sdjwt.did_from_key(signing.public_key())
     # Distinct presentations for every verifier request of every round (and the warm-up).
-    issuer, trust, presentations = pool(int(rounds * seconds * 3000) + 600, now, aud=client_id)
+    issuer, trust, presentations = pool(int(rounds * seconds * 5000) + 600, now, aud=client_id)
     # The issuer's key and accreditation as a trust snapshot; the status list from a local file fetcher.
     from verifier_helpers import ISSUER_DID, NATIONAL_ID
 
@@ -252,7 +252,10 @@ def over_http(seconds: float, connections: int, rounds: int) -> dict[str, Any]:
     """))
     (tmp / "minimal.py").write_text(MINIMAL_APP)
     token = "b" * 40
+    # Shedding off (MAX_IN_FLIGHT=0): this measures what the service serves, like the minimal
+    # endpoint, which has none; a shed 503 is quick and would count as served.
     env = {**os.environ, "PYTHONPATH": str(tmp), "CIVICID_VERIFIER_PUBLIC_URL": "http://127.0.0.1",
+           "CIVICID_VERIFIER_MAX_IN_FLIGHT": "0",
            "CIVICID_VERIFIER_API_TOKENS": json.dumps([token]), "CIVICID_VERIFIER_INSTANCE_PATH": str(tmp)}
     requests = {
         "verifier": [_request("/api/verify", json.dumps({"policy": "senior-bus-pass", "nonce": NONCE, "presentation": p}).encode(), token)
@@ -312,8 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     result["met"] = {
         "pipeline >= 3x reference": ip["pipeline_vs_reference"] >= GOALS["vs_reference"],
         "pipeline >= 0.8x floor": ip["pipeline_vs_floor"] >= GOALS["vs_floor"],
-        "http >= 0.6x minimal": h["verifier_vs_minimal"] >= GOALS["http_vs_minimal"],
-        "http p99 < 20 ms": (h["verifier"]["p99_ms"] or 1e9) < GOALS["p99_ms"],
+        # Only with every answer a correct decision: a refusal is not a verification.
+        "http >= 0.6x minimal": h["verifier_vs_minimal"] >= GOALS["http_vs_minimal"] and h["verifier"]["errors"] == 0,
+        "http p99 < 20 ms": (h["verifier"]["p99_ms"] or 1e9) < GOALS["p99_ms"] and h["verifier"]["errors"] == 0,
     }
     if args.json:
         print(json.dumps(result, indent=1))
