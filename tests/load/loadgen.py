@@ -70,13 +70,18 @@ class Server:
         return sum(cpu_seconds(pid) for pid in [self.proc.pid, *self.worker_pids()])
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc, 15)
+
+
+def terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 def children(pid: int) -> list[int]:
@@ -117,19 +122,22 @@ def cpu_seconds(pid: int) -> float:
 
 def _gunicorn(app: str, *, workers: int, threads: int, env: dict[str, str], cwd: Path, log: Path) -> tuple[int, subprocess.Popen[bytes]]:
     port = bv._free_port()
-    handle = open(log, "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads), "-k", "gthread",
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "5", app],
-        env=env, stdout=subprocess.DEVNULL, stderr=handle, cwd=cwd,
-    )  # fmt: skip
-    handle.close()
+    argv = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads), "-k", "gthread",
+            "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "5", app]
+    return port, _spawn(argv, port, log, f"see {log}", env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+
+
+def _spawn(argv: list[str], port: int, log: Path, hint: str, **popen: Any) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with stderr (and, unless given, stdout) appended to ``log``; return once ``port`` answers."""
+    with open(log, "ab") as handle:
+        popen.setdefault("stdout", handle)
+        proc = subprocess.Popen(argv, stderr=handle, **popen)
     try:
         bv._wait(port, proc)
     except RuntimeError as exc:
         proc.kill()
-        raise RuntimeError(f"{exc}; see {log}") from None
-    return port, proc
+        raise RuntimeError(f"{exc}; {hint}") from None
+    return proc
 
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
@@ -183,13 +191,7 @@ class Front:
         return sum(cpu_seconds(pid) for pid in [self.proc.pid, *children(self.proc.pid)])
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc, 10)
 
 
 def start_front(tmp: Path, server: Server, *, rate: float, burst: int) -> Front:
@@ -201,14 +203,8 @@ def start_front(tmp: Path, server: Server, *, rate: float, burst: int) -> Front:
     conf = tmp / "nginx.conf"
     conf.write_text(_FRONT_CONF.format(tmp=tmp, rate=max(1, int(rate)), burst=burst, upstream=server.port, port=port,
                                        overload=ROOT / "deploy" / "nginx-overload.conf"))  # fmt: skip
-    handle = open(tmp / "nginx.out", "ab")
-    proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp)], stdout=handle, stderr=handle)
-    handle.close()
-    try:
-        bv._wait(port, proc)
-    except RuntimeError as exc:
-        proc.kill()
-        raise RuntimeError(f"{exc}; see {tmp / 'error.log'} and {tmp / 'nginx.out'}") from None
+    proc = _spawn([NGINX, "-c", str(conf), "-p", str(tmp)], port, tmp / "nginx.out",
+                  f"see {tmp / 'error.log'} and {tmp / 'nginx.out'}")
     return Front(dataclasses.replace(server, port=port), proc, int(rate))
 
 
