@@ -10,6 +10,7 @@ not fit is refused with its size, never truncated.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,11 @@ def decode_image(path: Path | str) -> str:
     try:
         if path.stat().st_size > MAX_IMAGE_BYTES:
             raise QRDecodeError("the image file is too large (over 25 MiB)")
-        with PIL.Image.open(path) as image:
+        with warnings.catch_warnings():
+            # Our own pixel limit (below Pillow's) refuses these with a clear message; no stray warning.
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+            image = PIL.Image.open(path)
+        with image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise QRDecodeError("the image has too many pixels to be a photo of a QR code")

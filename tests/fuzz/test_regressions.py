@@ -64,6 +64,31 @@ def test_qr_png_with_truncated_iccp_after_the_image_data_is_refused_in_both_role
     assert decode_qr(_png_with_chunk(b"tEXt", b"k\x00v", after_data=True)) == "openid4vp://?client_id=x"
 
 
+def test_qr_png_declaring_a_hundred_million_pixels_is_refused_by_our_limit_without_a_warning(tmp_path: Path) -> None:
+    # Seen in the qr_image runs: Pillow warns (DecompressionBombWarning) at open for 89-179 million
+    # pixels, before our own, lower limit refuses the picture; the warning reached the logs.
+    import warnings
+
+    from verifier.api import decode_qr
+    from verifier.errors import ResponseMalformed
+    from wallet.errors import QRDecodeError
+    from wallet.qr import decode_image
+
+    png = bytearray(_png_with_chunk(b"tEXt", b"k\x00v"))
+    ihdr = bytearray(png[16:29])  # IHDR data: width, height, then depth, colour type, ...
+    ihdr[0:8] = struct.pack(">II", 10_000, 10_000)
+    png[16:29] = ihdr
+    png[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + bytes(ihdr)) & 0xFFFFFFFF)
+    (tmp_path / "big.png").write_bytes(png)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ResponseMalformed, match="too many pixels"):
+            decode_qr(bytes(png))
+        with pytest.raises(QRDecodeError, match="too many pixels"):
+            decode_image(tmp_path / "big.png")
+    assert not [w for w in seen if "DecompressionBomb" in type(w.message).__name__], [str(w.message) for w in seen]
+
+
 def test_registry_entry_with_list_kind_is_invalid_entry() -> None:
     # `value["kind"] not in KINDS` hashed a list: TypeError out of Entry.from_bytes (POST /entries).
     from registry.entry import Entry
