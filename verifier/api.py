@@ -85,7 +85,10 @@ def list_policies() -> Any:
 def open_request() -> Any:
     _authorize()
     body = _json_body()
-    opened = service().open_request(body.get("policy"))
+    by_value = body.get("by_value", False)
+    if not isinstance(by_value, bool):
+        raise BadRequest("'by_value' must be true or false")
+    opened = service().open_request(body.get("policy"), by_value=by_value)
     return _no_store(opened, 201)
 
 
@@ -95,10 +98,11 @@ def get_result(rid: str) -> Any:
     return _no_store(service().lookup(rid).public())
 
 
-def qr_png(text: str, scale: int = 8) -> bytes:
+def qr_png(text: str, scale: int = 8, level: str = "M") -> bytes:
     import qrcode
 
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=scale, border=4)
+    correction = {"M": qrcode.constants.ERROR_CORRECT_M, "L": qrcode.constants.ERROR_CORRECT_L}[level]
+    qr = qrcode.QRCode(error_correction=correction, box_size=scale, border=4)
     qr.add_data(text)
     qr.make(fit=True)
     image = qr.make_image(fill_color="black", back_color="white")
@@ -112,7 +116,15 @@ def request_qr(rid: str) -> Response:
     _authorize()
     svc = service()
     stored = svc.lookup(rid)
-    response = Response(qr_png(svc.urls(stored.rid)["request_uri"]), content_type="image/png")
+    by_value = request.args.get("by_value", "false")
+    if by_value not in ("true", "false"):
+        raise BadRequest("'by_value' must be true or false")
+    if by_value == "true":
+        # The signed request object inside the code (~2 KB): level L keeps the symbol at version ~33.
+        image = qr_png(svc.by_value_link(stored), scale=4, level="L")
+    else:
+        image = qr_png(svc.urls(stored.rid)["request_uri"])
+    response = Response(image, content_type="image/png")
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -56,30 +56,37 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 @cli.command()
 @click.option("--policy", "policy", required=True, envvar="CIVICID_VERIFIER_POLICY", help="Policy id, e.g. senior-bus-pass.")
 @click.option("--json", "as_json", is_flag=True, help="Print {request_uri, result_url} as JSON.")
+@click.option("--by-value", is_flag=True,
+              help="Put the signed request inside the link (request=...) for offline wallets; "
+                   "--json adds it as request_by_value.")
 @click.option("--db", envvar="CIVICID_VERIFIER_DATABASE", help="SQLite path or postgresql:// URL (as the service's).")
 @click.option("--public-url", envvar="CIVICID_VERIFIER_PUBLIC_URL", help="The verifier's public base URL.")
 @click.pass_context
-def request(ctx: click.Context, policy: str, as_json: bool, db: str | None, public_url: str | None) -> None:
+def request(ctx: click.Context, policy: str, as_json: bool, by_value: bool, db: str | None, public_url: str | None) -> None:
     """Open a presentation request and print its openid4vp:// URI (and a QR code on a terminal)."""
 
     def go() -> dict[str, Any]:
         app = _app(db, public_url)
         with app.app_context():
-            opened: dict[str, Any] = app.extensions["civicid_verifier"].open_request(policy)
+            opened: dict[str, Any] = app.extensions["civicid_verifier"].open_request(policy, by_value=by_value)
             return opened
 
     opened = _run(ctx.obj["verbose"], go)
     if as_json:
-        click.echo(json.dumps({"request_uri": opened["request_uri"], "result_url": opened["result_url"],
-                               "expires_at": opened["expires_at"]}))
+        answer = {"request_uri": opened["request_uri"], "result_url": opened["result_url"],
+                  "expires_at": opened["expires_at"]}
+        if by_value:
+            answer["request_by_value"] = opened["request_by_value"]
+        click.echo(json.dumps(answer))
         return
-    click.echo(opened["request_uri"])
+    link = opened["request_by_value"] if by_value else opened["request_uri"]
+    click.echo(link)
     click.echo(f"result: {opened['result_url']}", err=True)
     if sys.stdout.isatty():
         import qrcode
 
-        qr = qrcode.QRCode(border=1)
-        qr.add_data(opened["request_uri"])
+        qr = qrcode.QRCode(border=1, error_correction=qrcode.constants.ERROR_CORRECT_L)
+        qr.add_data(link)
         qr.print_ascii(invert=True)
 
 

@@ -102,8 +102,12 @@ class Service:
             "response_uri": f"{base}/oid4vp/response/{rid}",
         }
 
-    def open_request(self, policy_id: Any) -> dict[str, Any]:
-        """A fresh request for one visit: ``{"request_uri": "openid4vp://...", "result_url": ...}``."""
+    def open_request(self, policy_id: Any, *, by_value: bool = False) -> dict[str, Any]:
+        """A fresh request for one visit: ``{"request_uri": "openid4vp://...", "result_url": ...}``.
+
+        ``by_value`` adds ``request_by_value``: the same request with the signed request
+        object inside the link (``request=``), for wallets that cannot reach the counter.
+        """
         policy = self.policies.get(policy_id)
         now = self.clock()
         rid, state, nonce = self.token(), self.token(), self.token()
@@ -111,8 +115,20 @@ class Service:
         self.store.create(rid, state, nonce, policy.id, now, expires, expires + self.retention)
         log.info("request opened policy=%s", policy.id)
         urls = self.urls(rid)
-        return {"id": rid, "request_uri": urls["request_uri"], "result_url": urls["result_url"],
-                "policy": policy.id, "expires_at": expires}
+        opened = {"id": rid, "request_uri": urls["request_uri"], "result_url": urls["result_url"],
+                  "policy": policy.id, "expires_at": expires}
+        if by_value:
+            opened["request_by_value"] = self.by_value_link(self.lookup(rid))
+        return opened
+
+    def by_value_link(self, stored: StoredRequest) -> str:
+        """``openid4vp://?client_id=...&request=<signed request object>`` (OpenID4VP 1.0 section 5.7, RFC 9101 5.1).
+
+        An offline counter shows this in its QR code: the wallet reads the whole request,
+        signature included, from the picture, and answers with a QR code of its own.
+        """
+        query = urllib.parse.urlencode({"client_id": self.client_id, "request": self.request_object(stored)})
+        return "openid4vp://?" + query
 
     def lookup(self, rid: str) -> StoredRequest:
         if not isinstance(rid, str) or not _RID.fullmatch(rid):

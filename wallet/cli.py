@@ -390,12 +390,20 @@ def _history_entry(*, verifier: str, client_id: str, name: str | None, purpose: 
               help="A photo or screenshot of the verifier's QR code.")
 @click.option("--yes", is_flag=True, help="Consent without asking (for scripts).")
 @click.option("--allow-reuse", is_flag=True, help="Reuse a copy already shown elsewhere when none is unused (linkable).")
+@click.option("--show-qr", is_flag=True,
+              help="Offline counter: show the answer as a QR code for the counter to scan instead of sending it.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --show-qr: also write the QR code to this .png or .svg file.")
 @_lang_option
 @_json_option
 @click.pass_context
 def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes: bool, allow_reuse: bool,
-            lang: str | None, as_json: bool) -> None:
-    """Answer an openid4vp:// REQUEST link (or --qr IMAGE) after showing what is asked and asking consent."""
+            show_qr: bool, out: Path | None, lang: str | None, as_json: bool) -> None:
+    """Answer an openid4vp:// REQUEST link (or --qr IMAGE) after showing what is asked and asking consent.
+
+    The request may come by reference (request_uri, fetched) or by value (request=, as an offline
+    counter's QR code holds it). With --show-qr nothing is sent: the answer is shown as a QR code.
+    """
     import time
 
     from .credentials import issuer_name, type_name
@@ -409,10 +417,15 @@ def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes:
         plan,
         send_decline,
         send_response,
+        vp_token_text,
     )
 
     if (request is None) == (qr_image is None):
         raise click.UsageError("give either a REQUEST link or --qr IMAGE")
+    if out is not None and not show_qr:
+        raise click.UsageError("--out goes with --show-qr")
+    if out is not None and out.suffix.lower() not in (".png", ".svg"):
+        raise click.UsageError("--out must end in .png or .svg")
     if qr_image is not None:
         from .qr import decode_image
 
@@ -431,21 +444,25 @@ def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes:
         click.echo(consent_text(auth, items, lang, type_name, issuer_name), err=True)
         purpose = auth.purpose_text(lang)
 
-        def log(outcome: str) -> dict[str, Any]:
+        def log(outcome: str, channel: str = "online") -> dict[str, Any]:
             entry: dict[str, Any] = {}
             for item in items:
                 entry = _history_entry(verifier=auth.verifier_did, client_id=auth.client_id, name=auth.client_name,
                                        purpose=purpose, record=dict(item.match.record),
                                        disclosed=item.disclosed if outcome != "declined" else [],
-                                       channel="online", outcome=outcome, lang=lang)
+                                       channel="qr" if show_qr else channel, outcome=outcome, lang=lang)
                 store.history.append(entry)
             return entry
 
         if not yes and not click.confirm("Disclose these claims to this verifier?", default=False, err=True):
-            send_decline(auth, http)
+            if not show_qr:  # Offline: there is nobody to tell.
+                send_decline(auth, http)
             log("declined")
             store.save()
             raise ConsentDeclined("you declined the request")
+        if show_qr:
+            _present_as_qr(store, auth, chosen, log, out, as_json, build_vp_token, vp_token_text)
+            return
         # Mark the copies used and log the disclosure *before* sending, so that a crash or
         # a lost answer never leaves a copy that reached a verifier looking unused.
         for _, copy in chosen:
@@ -474,6 +491,31 @@ def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes:
             click.echo(f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
         if answer.redirect_uri:
             click.echo(f"continue at: {answer.redirect_uri}")
+
+
+def _present_as_qr(store: Any, auth: Any, chosen: list[Any], log: Callable[..., dict[str, Any]], out: Path | None,
+                   as_json: bool, build_vp_token: Any, vp_token_text: Any) -> None:
+    """``present --show-qr``: the vp_token as a QR code for an offline counter; nothing goes over the network."""
+    import time
+
+    from .qr import make_qr, save_qr, terminal_text
+
+    text = vp_token_text(build_vp_token(auth, chosen, int(time.time())))
+    code = make_qr(text)  # Raises QRTooLarge before any copy is marked or anything logged.
+    for _, copy in chosen:
+        if auth.client_id not in copy["used_by"]:
+            copy["used_by"].append(auth.client_id)
+    entry = log("shown")
+    store.save()
+    if out is not None:
+        save_qr(code, out)
+        click.echo(f"QR code written to {out}", err=True)
+    if as_json:
+        _print_json({"shown": True, "verifier": auth.verifier_did, "bytes": len(text.encode()), "qr_version": code.version,
+                     "out": str(out) if out is not None else None, "disclosed": entry.get("disclosed", [])})
+        return
+    click.echo(terminal_text(code), nl=False)
+    click.echo(f"Show this code to the counter. {len(text.encode())} bytes, QR version {code.version}", err=True)
 
 
 @cli.command(name="show-qr")

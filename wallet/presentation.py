@@ -2,9 +2,12 @@
 
 Steps (sections of OpenID4VP 1.0):
 
-1. Parse ``openid4vp://?client_id=...&request_uri=...`` (5.7 ``request_uri``).
-2. ``GET`` the ``request_uri``; the answer is a signed Request Object (5.10,
-   RFC 9101), ``typ: oauth-authz-req+jwt``.
+1. Parse ``openid4vp://?client_id=...&request_uri=...`` (5.7 ``request_uri``), or
+   ``openid4vp://?client_id=...&request=<JWT>``: the request object passed by value
+   (5.7 ``request``, RFC 9101 section 5.1), which an offline counter shows in its QR
+   code so that the wallet needs no network to read it. Exactly one of the two.
+2. ``GET`` the ``request_uri`` (nothing to fetch when passed by value); the answer
+   is a signed Request Object (5.10, RFC 9101), ``typ: oauth-authz-req+jwt``.
 3. Its ``client_id`` must equal the link's (5.10). The ``decentralized_identifier:``
    prefix (5.9.3) names the verifier's DID; the ``kid`` must be a DID URL of that
    DID and the key comes from the registry (``TrustSource.key_at``), never from the request.
@@ -15,7 +18,9 @@ Steps (sections of OpenID4VP 1.0):
 6. For each answered query, take an unused copy, disclose only the asked claims, and
    add a KB-JWT with ``aud`` = ``client_id`` and ``nonce`` = the request's (appendix B.3.6).
 7. ``POST`` the ``response_uri`` (8.2, direct_post) with ``vp_token`` (a JSON object
-   mapping each query id to an array with one presentation) and ``state``.
+   mapping each query id to an array with one presentation) and ``state``; or, for an
+   offline counter, show that same ``vp_token`` as a QR code (:func:`vp_token_text`),
+   which the counter scans.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ __all__ = [
     "build_vp_token",
     "send_response",
     "send_decline",
+    "vp_token_text",
 ]
 
 REQUEST_TYP = "oauth-authz-req+jwt"
@@ -58,10 +64,17 @@ MAX_LINK = 8192
 LEEWAY = 60
 
 
+MAX_REQUEST_OBJECT = 6144
+"""Longest request object accepted by value (a QR code holds at most 2953 bytes; by reference, 6 KiB too)."""
+
+
 @dataclass(frozen=True)
 class RequestLink:
+    """A parsed request link: the request object comes by reference (``request_uri``) or by value (``request``)."""
+
     client_id: str
-    request_uri: str
+    request_uri: str | None
+    request: str | None = None
 
 
 def parse_request_link(text: Any, *, allow_loopback_http: bool) -> RequestLink:
@@ -78,11 +91,21 @@ def parse_request_link(text: Any, *, allow_loopback_http: bool) -> RequestLink:
         raise InvalidRequest("the request is not a link") from exc
     if parts.scheme not in ("openid4vp", "https", "http"):
         raise InvalidRequest("the request must be an openid4vp:// link")
-    if "request" in query:
-        raise InvalidRequest("requests passed by value are not accepted; the verifier must use request_uri")
-    client_id, request_uri = query.get("client_id"), query.get("request_uri")
+    client_id, request_uri, by_value = query.get("client_id"), query.get("request_uri"), query.get("request")
+    if request_uri is not None and by_value is not None:
+        # RFC 9101 section 5: request and request_uri must not both be present.
+        raise InvalidRequest("the request link carries both request and request_uri; it must carry one")
+    if by_value is not None:
+        if not client_id or len(client_id) != 1 or len(by_value) != 1:
+            raise InvalidRequest("the request link needs exactly one client_id and one request")
+        if "request_uri_method" in query:
+            raise InvalidRequest("request_uri_method belongs with request_uri, not with a request passed by value")
+        token = by_value[0]
+        if not token or len(token) > MAX_REQUEST_OBJECT:
+            raise InvalidRequest("the request passed by value is empty or too long")
+        return RequestLink(client_id[0], None, token)
     if not client_id or not request_uri or len(client_id) != 1 or len(request_uri) != 1:
-        raise InvalidRequest("the request link needs exactly one client_id and one request_uri")
+        raise InvalidRequest("the request link needs exactly one client_id and one request_uri (or request)")
     method = query.get("request_uri_method", ["get"])
     if method != ["get"] and method != ["post"]:
         raise InvalidRequest("the request link's request_uri_method must be get or post")
@@ -115,23 +138,36 @@ class AuthorizationRequest:
 
 
 def fetch_request(link: RequestLink, *, http: Http, trust: Any, now: int | None = None) -> AuthorizationRequest:
-    """Steps 2-4: fetch and verify the signed request object."""
+    """Steps 2-4: fetch (unless passed by value) and verify the signed request object.
+
+    A request passed by value goes through exactly the same checks as a fetched one:
+    it is signed by a key the registry (or the trust snapshot) holds for the
+    verifier's DID, so showing it in a QR code makes it no easier to forge.
+    """
     import sdjwt
     from registry.errors import RegistryError
     from sdjwt.jws import CompactJWS
 
     now = int(time.time()) if now is None else now
     # Step 2.
-    response = http.get(link.request_uri, "request URI", accept="application/oauth-authz-req+jwt")
-    if response.status != 200:
-        raise InvalidRequest(f"the verifier answered HTTP {response.status} for the request (it may have expired)")
-    if response.content_type != "application/oauth-authz-req+jwt":
-        raise InvalidRequest("the verifier's request is not an application/oauth-authz-req+jwt")
+    if link.request is not None:
+        token = link.request
+    else:
+        if link.request_uri is None:
+            raise InvalidRequest("the request link has neither request nor request_uri")
+        response = http.get(link.request_uri, "request URI", accept="application/oauth-authz-req+jwt")
+        if response.status != 200:
+            raise InvalidRequest(f"the verifier answered HTTP {response.status} for the request (it may have expired)")
+        if response.content_type != "application/oauth-authz-req+jwt":
+            raise InvalidRequest("the verifier's request is not an application/oauth-authz-req+jwt")
+        try:
+            token = response.body.decode("ascii").strip()
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest("the verifier's request object is not a valid signed JWT") from exc
     try:
-        token = response.body.decode("ascii").strip()
         jws = CompactJWS.parse(token, "request object")
         jws.check_header(REQUEST_ALGORITHMS, REQUEST_TYP, "request object")
-    except (UnicodeDecodeError, sdjwt.SDJWTError) as exc:
+    except sdjwt.SDJWTError as exc:
         raise InvalidRequest("the verifier's request object is not a valid signed JWT") from exc
     claims = jws.payload
     # Step 3.
@@ -255,6 +291,11 @@ def build_vp_token(request: AuthorizationRequest, chosen: list[tuple[Match, Mapp
     }
 
 
+def vp_token_text(vp_token: Mapping[str, list[str]]) -> str:
+    """The ``vp_token`` as compact JSON: what ``direct_post`` sends, and what an offline counter's QR holds."""
+    return json.dumps(vp_token, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class VerifierAnswer:
     accepted: bool
@@ -264,7 +305,7 @@ class VerifierAnswer:
 
 def send_response(request: AuthorizationRequest, vp_token: Mapping[str, list[str]], http: Http) -> VerifierAnswer:
     """Step 7: direct_post of the vp_token; read the verifier's answer."""
-    form = {"vp_token": json.dumps(vp_token, separators=(",", ":"))}
+    form = {"vp_token": vp_token_text(vp_token)}
     if request.state is not None:
         form["state"] = request.state
     response = http.post_form(request.response_uri, "verifier's response URI", form)

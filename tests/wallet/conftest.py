@@ -76,9 +76,11 @@ def verifier(pki: PKI, live_server: Callable[[Any], Any]) -> Any:
     from wallet_test_verifier import VerifierState, create_app
 
     state = VerifierState(pki.verifier_key, VERIFIER_DID, VERIFIER_KID, pki.trust)
-    server = live_server(create_app(state))
+    app = create_app(state)
+    server = live_server(app)
     state.url = server.url
     server.state = state
+    server.hits = app.config["HITS"]  # Paths the verifier was asked for, in order.
     return server
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +37,35 @@ class _Serve(Http):
         return Response(200, "application/oauth-authz-req+jwt", self.token.encode("ascii"), {})
 
 
-def _fetch(case: dict[str, Any]) -> Any:
-    link = parse_request_link(case["link"], allow_loopback_http=False)
+def _by_value(case: dict[str, Any]) -> str:
+    """The vector's request object passed by value, as an offline counter's QR code holds it."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(case["link"]).query)
+    return "openid4vp://?" + urllib.parse.urlencode({"client_id": query["client_id"][0], "request": case["request_object"]})
+
+
+def _fetch(case: dict[str, Any], by_value: bool = False) -> Any:
+    link = parse_request_link(_by_value(case) if by_value else case["link"], allow_loopback_http=False)
     key = sdjwt.public_key_from_jwk(case["input"]["verifier_jwk"])
     did = sdjwt.did_from_key(key)
     trust = StaticTrust()
     trust.add_key(did, did + "#" + did.removeprefix("did:key:"), key)
     http = _Serve(case["request_object"])
     request = fetch_request(link, http=http, trust=trust, now=case["input"]["now"])
-    assert http.asked == [link.request_uri]
+    # By reference the wallet fetches the request URI once; by value it goes nowhere.
+    assert http.asked == ([] if by_value else [link.request_uri])
     return request
 
 
+@pytest.mark.parametrize("by_value", [False, True], ids=["by_reference", "by_value"])
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
-def test_wallet_reads_each_request_vector(path: Path) -> None:
+def test_wallet_reads_each_request_vector(path: Path, by_value: bool) -> None:
     case = _load(path)
     if case["kind"] == "request_reject":
         with pytest.raises(WalletError) as raised:
-            _fetch(case)
+            _fetch(case, by_value)
         assert raised.value.code == case["error"], raised.value
         return
-    request = _fetch(case)
+    request = _fetch(case, by_value)
     payload = case["expected"]["payload"]
     assert request.client_id == payload["client_id"]
     assert "decentralized_identifier:" + request.verifier_did == payload["client_id"]

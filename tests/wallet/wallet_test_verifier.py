@@ -55,24 +55,23 @@ class VerifierState:
         query = urllib.parse.urlencode({"client_id": self.client_id, "request_uri": f"{self.url}/request/{tid}"})
         return "openid4vp://?" + query
 
+    def add_request_by_value(self, dcql: dict[str, Any], purpose: dict[str, str] | None = None) -> str:
+        """The same request with the signed request object inside the link (``request=``), as offline counters show it."""
+        tid = urllib.parse.parse_qs(urllib.parse.urlsplit(self.add_request(dcql, purpose)).query)["request_uri"][0]
+        tid = tid.rsplit("/", 1)[1]
+        query = urllib.parse.urlencode({"client_id": self.client_id, "request": self.request_token(self.transactions[tid])})
+        return "openid4vp://?" + query
 
-def create_app(state: VerifierState) -> Flask:
-    app = Flask("test_oid4vp")
-
-    @app.get("/request/<tid>")
-    def request_object(tid: str) -> Any:
-        tx = state.transactions.get(tid)
-        if tx is None:
-            return jsonify({"error": "invalid_request"}), 404
+    def request_token(self, tx: Transaction) -> str:
         claims = {
-            "iss": state.client_id,
+            "iss": self.client_id,
             "aud": "https://self-issued.me/v2",
             "iat": int(time.time()),
             "exp": int(time.time()) + 300,
             "response_type": "vp_token",
             "response_mode": "direct_post",
-            "response_uri": f"{state.url}/response",
-            "client_id": state.client_id,
+            "response_uri": f"{self.url}/response",
+            "client_id": self.client_id,
             "nonce": tx.nonce,
             "state": tx.state,
             "dcql_query": tx.dcql,
@@ -80,10 +79,25 @@ def create_app(state: VerifierState) -> Flask:
                                 "vp_formats_supported": {"dc+sd-jwt": {"sd-jwt_alg_values": ["EdDSA"],
                                                                        "kb-jwt_alg_values": ["EdDSA", "ES256"]}}},
             "purpose": tx.purpose,
-            **state.request_overrides,
+            **self.request_overrides,
         }
-        token = sign_compact({"typ": "oauth-authz-req+jwt", "kid": state.kid}, claims, state.signing_key or state.key)
-        return Response(token, content_type="application/oauth-authz-req+jwt")
+        return sign_compact({"typ": "oauth-authz-req+jwt", "kid": self.kid}, claims, self.signing_key or self.key)
+
+
+def create_app(state: VerifierState) -> Flask:
+    app = Flask("test_oid4vp")
+    app.config["HITS"] = []  # Every request the verifier received: offline tests check there were none.
+
+    @app.before_request
+    def count() -> None:
+        app.config["HITS"].append(request.path)
+
+    @app.get("/request/<tid>")
+    def request_object(tid: str) -> Any:
+        tx = state.transactions.get(tid)
+        if tx is None:
+            return jsonify({"error": "invalid_request"}), 404
+        return Response(state.request_token(tx), content_type="application/oauth-authz-req+jwt")
 
     @app.post("/response")
     def response() -> Any:
