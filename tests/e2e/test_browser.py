@@ -115,3 +115,43 @@ def test_counter_screen_shows_a_request_qr_then_the_green_result(system: dict[st
     # Only what the policy needs reached the counter.
     for undisclosed in ("given_name", CITIZEN["given_name"], CITIZEN["birthdate"], CITIZEN["personal_identifier"]):
         assert undisclosed not in browser.page_source
+
+
+def test_offline_counter_screen_and_the_real_wallet_exchange_qr_codes_only(system: dict[str, Any], browser: Any,
+                                                                           citizen_wallet: WalletCLI, tmp_path: Path) -> None:
+    """The counter shows the whole signed request in its QR code; the wallet answers with a QR code; the counter scans it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    browser.get(system["counter_screen"])
+    browser.find_element(By.ID, "lang-en").click()
+    browser.find_element(By.ID, "token").send_keys(system["counter_token"])
+    browser.find_element(By.ID, "save-token").click()
+    wait.until(lambda d: len(Select(d.find_element(By.ID, "policy")).options) >= 4)
+    Select(browser.find_element(By.ID, "policy")).select_by_value("senior-bus-pass")
+    browser.find_element(By.ID, "offline").click()
+    browser.find_element(By.ID, "start").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "qr")))
+    wait.until(lambda d: d.execute_script("return document.getElementById('qr').naturalWidth") > 0)
+
+    # The phone photographs the screen; the wallet reads the request from the picture alone.
+    codes = _codes_on_screen(browser)
+    assert len(codes) == 1 and "request=" in codes[0] and "request_uri=" not in codes[0]
+    photo = tmp_path / "counter-screen.png"
+    photo.write_bytes(browser.get_screenshot_as_png())
+    answer = tmp_path / "answer.png"
+    shown = json.loads(citizen_wallet.must("present", "--qr", str(photo), "--yes", "--show-qr", "--out", str(answer), "--json"))
+    assert shown["shown"] is True and shown["out"] == str(answer)
+    # Nothing was posted: the counter is still waiting for the scan.
+    assert browser.find_element(By.ID, "waiting").is_displayed()
+
+    browser.find_element(By.ID, "answer-image").send_keys(str(answer))
+    verdict = wait.until(ec.visibility_of_element_located((By.ID, "verdict")))
+    assert verdict.get_attribute("data-decision") == "true" and verdict.text == "Eligible"
+    claims = browser.find_element(By.ID, "claims").text
+    assert "address.locality" in claims and "Shenzhen" in claims
+    assert "status list checked" in browser.find_element(By.ID, "ages").text
+    for undisclosed in ("given_name", CITIZEN["given_name"], CITIZEN["birthdate"], CITIZEN["personal_identifier"]):
+        assert undisclosed not in browser.page_source
