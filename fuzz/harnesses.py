@@ -198,14 +198,19 @@ def _outcome(outcome: Any) -> str:
 def qr_payload(data: bytes) -> None:
     """What a decoded QR code holds, handled as the wallet CLI (offer, request link) and the counter (scan) do."""
     from wallet.offer import parse_offer_link
-    from wallet.presentation import parse_request_link
+    from wallet.presentation import fetch_request, parse_request_link, plan
 
     payload = text(data)
-    for parse in (parse_offer_link, parse_request_link):
-        try:
-            parse(payload, allow_loopback_http=False)
-        except WalletError:
-            pass
+    try:
+        parse_offer_link(payload, allow_loopback_http=False)
+    except WalletError:
+        pass
+    try:
+        link = parse_request_link(payload, allow_loopback_http=False)
+        if link.request is not None:  # By value (an offline counter's QR code): verified with no fetch.
+            plan(fetch_request(link, http=_Http(b""), trust=_w().trust, now=W.T0), [_w().wallet_record()], "en")
+    except WalletError:
+        pass
     # verifier/api.py scan(): a vp_token object, or one presentation for a one-credential policy.
     w = _w()
     vp_token = payload if payload.lstrip().startswith("{") else json.dumps({w.policy.credentials[0].id: [payload]})

@@ -75,6 +75,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
         "request_object": {"request-object-valid": w.request_object.encode()},
         "vp_response": {"vp-token-valid": w.vp_token().encode()},
         "qr_payload": {"request-link-valid": w.request_link().encode(), "offer-link-valid": by_ref.encode(),
+                       "request-by-value-valid": w.request_link_by_value().encode(),
                        "presentation-valid": full.encode(), "vp-token-valid": w.vp_token().encode()},
         "qr_image": {"request-link-valid.png": _png(w.request_link()), "offer-link-valid.png": _png(by_ref)},
         "wallet_file": {"wallet-valid": w.wallet_file()},

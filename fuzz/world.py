@@ -154,6 +154,12 @@ class World:
         return "openid4vp://?" + urllib.parse.urlencode(
             {"client_id": CLIENT_ID, "request_uri": "https://verifier.example/oid4vp/request/r1"})
 
+    def request_link_by_value(self) -> str:
+        """The request object inside the link, as an offline counter's QR code holds it."""
+        import urllib.parse
+
+        return "openid4vp://?" + urllib.parse.urlencode({"client_id": CLIENT_ID, "request": self.request_object})
+
     @functools.cached_property
     def policy(self) -> Any:
         from verifier.policy import load_policies
