@@ -30,7 +30,7 @@ def _run(case: dict[str, Any]) -> dict[str, Any]:
         offer = CredentialOffer.from_json(case["input"], allow_loopback_http=False)
         return {"credential_issuer": offer.credential_issuer}
     link2 = parse_request_link(case["input"], allow_loopback_http=False)
-    return {"client_id": link2.client_id, "request_uri": link2.request_uri}
+    return {"client_id": link2.client_id, "request_uri": link2.request_uri, "request": link2.request}
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=[p.stem for p in VECTORS])
