@@ -74,6 +74,12 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS vp_seen_keep_until ON vp_seen (keep_until)",
 ]
 
+_SEEN_INSERT = (
+    "INSERT INTO vp_seen (digest, keep_until) VALUES (?, ?)"
+    " ON CONFLICT (digest) DO UPDATE SET keep_until = excluded.keep_until WHERE vp_seen.keep_until <= ?"
+    " RETURNING keep_until"
+)
+
 SYNCHRONOUS = "NORMAL"
 """SQLite ``synchronous`` for the verifier's database (see the module docstring for why not ``FULL``)."""
 
@@ -103,6 +109,13 @@ class VerifierDatabase(Database):
             conn.execute("PRAGMA wal_autocheckpoint=10000")
             self._start_checkpointer()
         return conn
+
+    def execute_one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """One statement outside an explicit transaction (autocommit); its first row or None."""
+        if self.postgres:
+            return self.read().execute(sql, params).fetchone()
+        conn = getattr(self._local, "conn", None) or self._connect()
+        return conn.execute(sql, params).fetchone()
 
     def _start_checkpointer(self) -> None:
         # One daemon thread per process (started lazily, so a forked worker starts its own).
@@ -140,6 +153,7 @@ class _WriteLock:
         self._path: str | None = None
         self._fd: int | None = None
         self._pid = 0
+        self._held: int | None = None  # The descriptor flocked by the current holder (under the thread lock).
         if not db.postgres and fcntl is not None:
             path = db.url.removeprefix("sqlite:///").removeprefix("sqlite://")
             if path and path != ":memory:" and not path.startswith("file:"):
@@ -154,21 +168,36 @@ class _WriteLock:
             self._pid = os.getpid()
         return self._fd
 
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._thread:
+    def acquire(self) -> None:
+        """Take the lock (the thread lock, then the ``flock``); pair with :meth:`release`."""
+        self._thread.acquire()
+        try:
             try:
                 fd = self._descriptor()
             except OSError:
                 fd = None  # No lock file (read-only folder): SQLite's own locking still applies.
-            if fd is None:
-                yield
-                return
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            self._held = fd
+        except BaseException:
+            self._thread.release()
+            raise
+
+    def release(self) -> None:
+        fd = self._held
+        try:
+            if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
 
 @dataclass(frozen=True)
@@ -203,6 +232,9 @@ class RequestStore:
         self._next_seen_purge = 0
         self._purge_lock = threading.Lock()
         self._writing = _WriteLock(db)
+        self._execute_one = (
+            db.execute_one if isinstance(db, VerifierDatabase) else lambda sql, params: db.read().execute(sql, params).fetchone()
+        )
         try:
             with db.transaction() as cur:
                 for statement in _SCHEMA:
@@ -264,15 +296,16 @@ class RequestStore:
 
         One statement, so one commit: the row is inserted, or an expired row for the same
         digest is taken over; a live row (or a concurrent process's insert) returns nothing.
+        It runs on every verification, so the write lock is taken without a context manager
+        and, on SQLite, the statement goes to this thread's connection without a cursor wrapper.
         """
+        writing = self._writing
         try:
-            with self._writing():
-                row = self.db.read().execute(
-                    "INSERT INTO vp_seen (digest, keep_until) VALUES (?, ?)"
-                    " ON CONFLICT (digest) DO UPDATE SET keep_until = excluded.keep_until WHERE vp_seen.keep_until <= ?"
-                    " RETURNING keep_until",
-                    (digest, keep_until, now),
-                ).fetchone()
+            writing.acquire()
+            try:
+                row = self._execute_one(_SEEN_INSERT, (digest, keep_until, now))
+            finally:
+                writing.release()
         except Exception as exc:
             if "unique" in type(exc).__name__.lower() or "integrity" in type(exc).__name__.lower():
                 return False  # A concurrent process recorded it first.

@@ -51,3 +51,26 @@ def test_two_processes_racing_for_one_presentation_accept_it_once(tmp_path: Any)
     for p in procs:
         p.join(60)
     assert sorted(out.get(timeout=5) for _ in procs) == [False, False, False, True]
+
+
+def test_threads_racing_for_one_presentation_accept_it_once(tmp_path: Any) -> None:
+    import threading
+
+    store = open_store(str(tmp_path / "v.db"))
+    results: list[bool] = []
+    start = threading.Barrier(8)
+
+    def use(i: int) -> None:
+        start.wait()
+        for n in range(50):
+            results.append(store.first_use(f"shared-{n}", keep_until=2000, now=1000))
+            store.first_use(f"own-{i}-{n}", keep_until=2000, now=1000)
+
+    threads = [threading.Thread(target=use, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(results) == 50 and len(results) == 400
+    # The write lock was left free: another write goes through at once.
+    assert store.first_use("after", keep_until=2000, now=1000) is True
