@@ -123,6 +123,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(counter.bp)
     errors.init_app(app)
+    # POST /api/verify without Flask's per-request machinery where that changes nothing (api.DirectVerify).
+    app.wsgi_app = api.DirectVerify(app, app.wsgi_app)  # type: ignore[method-assign]
     # Load shedding: 503 at once beyond MAX_IN_FLIGHT per process; OAuth-style on /oid4vp/ (docs/hardening/load.md).
     admission.install(app, problem_type=errors.PROBLEM_BASE, oauth_paths=("/oid4vp/",), error=ConfigError)
     return app
