@@ -122,6 +122,55 @@ class Condition:
         return result is True
 
 
+_PASSED_MAX = 4096
+"""Contexts remembered per rule as passing (:meth:`AllOf.failed`); the set starts again when full."""
+
+
+def _context_key(context: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The exact values a rule runs over, as a hashable key; None when a value is not plain JSON.
+
+    A flat token stream: for each member its name, its exact class, then its length (an object or
+    an array, whose members follow) or its value. Lengths make the stream unambiguous, classes keep
+    ``True``, ``1`` and ``1.0`` apart, floats are keyed by ``float.hex`` (so ``-0.0`` is not ``0.0``),
+    and member order is kept: equal keys mean identical inputs to the CEL program.
+    """
+    out: list[Any] = []
+    if not _flatten_into(context, out):
+        return None
+    return tuple(out)
+
+
+def _flatten_into(value: Any, out: list[Any]) -> bool:
+    """Append ``value``'s members (a dict with string names, or a list) to ``out``; False if not plain JSON."""
+    if value.__class__ is dict:
+        for name, child in value.items():
+            if name.__class__ is not str:
+                return False
+            out.append(name)
+            if not _token(child, out):
+                return False
+        return True
+    for child in value:
+        if not _token(child, out):
+            return False
+    return True
+
+
+def _token(child: Any, out: list[Any]) -> bool:
+    cls = child.__class__
+    out.append(cls)
+    if cls is str or cls is int or cls is bool or child is None:
+        out.append(child)
+        return True
+    if cls is dict or cls is list:
+        out.append(len(child))
+        return _flatten_into(child, out)
+    if cls is float:
+        out.append(child.hex())
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class AllOf:
     """Every condition must hold (sigstore-python's ``AllOf``: empty is an error, not a pass)."""
@@ -131,6 +180,11 @@ class AllOf:
     # CEL's ``&&`` is true only when every operand is the boolean true, so one run answers the
     # common case; only a false or erroneous result runs the rules one by one to name the failures.
     combined: Any = field(default=None, compare=False, repr=False)
+    # Contexts (:func:`_context_key`) for which every rule returned the boolean true. A CEL program
+    # is a pure function of its input (the ``cel`` package offers no clock, randomness or I/O), so
+    # the same values pass again; only passes are remembered (a refusal, or a rule that raised, is
+    # evaluated every time). In memory only and bounded; it holds the claims the policy reads.
+    _passed: set[tuple[Any, ...]] = field(default_factory=set, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.conditions:
@@ -143,6 +197,17 @@ class AllOf:
             object.__setattr__(self, "combined", program)
 
     def failed(self, context: Mapping[str, Any]) -> tuple[Condition, ...]:
+        key = _context_key(context)
+        if key is not None and key in self._passed:
+            return ()
+        failed = self._evaluate(context)
+        if not failed and key is not None:
+            if len(self._passed) >= _PASSED_MAX:
+                self._passed.clear()
+            self._passed.add(key)
+        return failed
+
+    def _evaluate(self, context: Mapping[str, Any]) -> tuple[Condition, ...]:
         if self.combined is not None:
             try:
                 if self.combined.execute(dict(context)) is True:

@@ -59,3 +59,52 @@ def test_a_single_condition_needs_no_combined_program() -> None:
     assert rule.combined is None
     assert rule.failed({"pid": {"age": 20}}) == ()
     assert [c.id for c in rule.failed({"pid": {"age": 10}})] == ["only"]
+
+
+def test_a_passing_context_is_remembered_by_its_exact_values() -> None:
+    policy = _policy(["pid.age >= 65", "pid.city == params.city"])
+    runs: list[Any] = []
+    real = policy.rule.combined
+
+    class Counting:
+        def execute(self, context: Any) -> Any:
+            runs.append(context)
+            return real.execute(context)
+
+    object.__setattr__(policy.rule, "combined", Counting())
+    assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == ()
+    assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == ()
+    assert len(runs) == 1
+    # Other values, or the same values with other types, run the program again.
+    assert _failed(policy, {"age": 70.0, "city": "Shenzhen"}) == ()
+    assert _failed(policy, {"age": 30, "city": "Shenzhen"}) == ("c0",)
+    assert _failed(policy, {"age": 30, "city": "Shenzhen"}) == ("c0",)  # Refusals are not remembered.
+    assert len(runs) == 4
+    # True is not 1 (CEL keeps bool and int apart; Python's == and hash do not).
+    flag = _policy(["pid.age == 1", "pid.city == params.city"])
+    assert _failed(flag, {"age": 1, "city": "Shenzhen"}) == ()
+    assert _failed(flag, {"age": True, "city": "Shenzhen"}) == ("c0",)
+    # Parameters are part of the key: a policy with another city shares the rule, not the answer.
+    other = flag.with_params({"city": "Beijing"})
+    assert other.rule is flag.rule
+    assert _failed(other, {"age": 1, "city": "Shenzhen"}) == ("c1",)
+
+
+@pytest.mark.parametrize("a, b", [
+    ({"x": 1}, {"x": True}), ({"x": 0.0}, {"x": -0.0}), ({"x": 1}, {"x": 1.0}), ({"x": [1]}, {"x": [[1]]}),
+    ({"x": [], "y": 1}, {"x": [1]}), ({"x": ["y", 1]}, {"x": {"y": 1}}), ({"x": 1, "y": 2}, {"y": 2, "x": 1}),
+    ({"x": None}, {"x": "None"}), ({"x": "1"}, {"x": 1}),
+])
+def test_context_keys_tell_apart_what_cel_tells_apart(a: dict[str, Any], b: dict[str, Any]) -> None:
+    from verifier.policy import _context_key
+
+    assert _context_key(a) is not None and _context_key(a) != _context_key(b)
+    assert _context_key(a) == _context_key(dict(a))
+
+
+def test_values_that_are_not_plain_json_are_not_remembered() -> None:
+    from verifier.policy import _context_key
+
+    assert _context_key({"x": (1,)}) is None
+    assert _context_key({"x": {1: 2}}) is None
+    assert _context_key({"x": b"1"}) is None
