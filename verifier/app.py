@@ -113,6 +113,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         leeway=app.config["LEEWAY"], kb_max_age=app.config["KB_MAX_AGE"],
     )
     policies = load_policies(app.config.get("POLICY_DIR"), app.config.get("POLICY_PARAMS"))
+    policies.forget_passes_after(app.config["RESULT_RETENTION"])
     app.extensions["civicid_verifier"] = oid4vp.Service(
         store=store, pipeline=pipeline, policies=policies, key=key, public_url=app.config.get("PUBLIC_URL"),
         client_name=app.config["CLIENT_NAME"], algorithms=algorithms, request_ttl=app.config["REQUEST_TTL"],

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -125,6 +127,45 @@ class Condition:
 _PASSED_MAX = 4096
 """Contexts remembered per rule as passing (:meth:`AllOf.failed`); the set starts again when full."""
 
+PASSED_TTL = 300
+"""Seconds a remembered pass is kept at most: the verifier's default ``RESULT_RETENTION``; the app sets its own."""
+
+
+class _PassMemory:
+    """The contexts a rule passed, forgotten all at once every ``ttl`` seconds or when ``_PASSED_MAX`` are held.
+
+    They are claim values the policy reads, so they may be kept no longer than the decisions
+    that used them (``RESULT_RETENTION``); like the database's purge, forgetting happens on use.
+    """
+
+    def __init__(self, ttl: float = PASSED_TTL, clock: Any = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._keys: set[tuple[Any, ...]] = set()
+        self._since = clock()
+        self._lock = threading.Lock()
+
+    def _fresh(self) -> set[tuple[Any, ...]]:
+        now = self.clock()
+        if now - self._since >= self.ttl:
+            with self._lock:
+                if now - self._since >= self.ttl:
+                    self._keys, self._since = set(), now
+        return self._keys
+
+    def __contains__(self, key: tuple[Any, ...]) -> bool:
+        return key in self._fresh()
+
+    def add(self, key: tuple[Any, ...]) -> None:
+        keys = self._fresh()
+        if len(keys) >= _PASSED_MAX:
+            with self._lock:
+                self._keys = keys = set()
+        keys.add(key)
+
+    def __len__(self) -> int:
+        return len(self._fresh())
+
 
 def _context_key(context: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """The exact values a rule runs over, as a hashable key; None when a value is not plain JSON.
@@ -183,8 +224,9 @@ class AllOf:
     # Contexts (:func:`_context_key`) for which every rule returned the boolean true. A CEL program
     # is a pure function of its input (the ``cel`` package offers no clock, randomness or I/O), so
     # the same values pass again; only passes are remembered (a refusal, or a rule that raised, is
-    # evaluated every time). In memory only and bounded; it holds the claims the policy reads.
-    _passed: set[tuple[Any, ...]] = field(default_factory=set, init=False, compare=False, repr=False)
+    # evaluated every time). In memory only, bounded in number and in time (the retention time,
+    # see :class:`_PassMemory`): it holds the claim values the policy reads.
+    _passed: _PassMemory = field(default_factory=_PassMemory, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.conditions:
@@ -202,8 +244,6 @@ class AllOf:
             return ()
         failed = self._evaluate(context)
         if not failed and key is not None:
-            if len(self._passed) >= _PASSED_MAX:
-                self._passed.clear()
             self._passed.add(key)
         return failed
 
@@ -380,6 +420,11 @@ class PolicySet:
 
     def ids(self) -> list[str]:
         return sorted(self._by_id)
+
+    def forget_passes_after(self, seconds: float) -> None:
+        """Keep remembered passes (claim values) no longer than ``seconds``: the verifier's retention time."""
+        for policy in self._by_id.values():
+            policy.rule._passed.ttl = min(seconds, PASSED_TTL)
 
     def __iter__(self) -> Any:
         return iter(self._by_id[k] for k in self.ids())

@@ -108,3 +108,36 @@ def test_values_that_are_not_plain_json_are_not_remembered() -> None:
     assert _context_key({"x": (1,)}) is None
     assert _context_key({"x": {1: 2}}) is None
     assert _context_key({"x": b"1"}) is None
+
+
+def test_remembered_passes_are_forgotten_after_the_retention_time(make_app: Any) -> None:
+    """They are claim values: kept no longer than the decisions that used them (RESULT_RETENTION)."""
+    from verifier.policy import _PassMemory
+
+    now = [1000.0]
+    memory = _PassMemory(ttl=60, clock=lambda: now[0])
+    memory.add(("city", str, "Shenzhen"))
+    now[0] += 59
+    assert ("city", str, "Shenzhen") in memory and len(memory) == 1
+    now[0] += 1
+    assert ("city", str, "Shenzhen") not in memory and len(memory) == 0
+
+    policy = _policy(["pid.age >= 65", "pid.city == params.city"])
+    object.__setattr__(policy.rule, "_passed", _PassMemory(ttl=60, clock=lambda: now[0]))
+    runs: list[Any] = []
+    real = policy.rule.combined
+
+    class Counting:
+        def execute(self, context: Any) -> Any:
+            runs.append(context)
+            return real.execute(context)
+
+    object.__setattr__(policy.rule, "combined", Counting())
+    assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == () and len(runs) == 1
+    now[0] += 61
+    assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == () and len(runs) == 2
+
+    # The service sets every policy's memory to its own retention time (never above the default).
+    app = make_app(RESULT_RETENTION=30)
+    assert {p.rule._passed.ttl for p in app.extensions["civicid_verifier"].policies} == {30}
+    assert {p.rule._passed.ttl for p in make_app(RESULT_RETENTION=3600).extensions["civicid_verifier"].policies} == {300}
