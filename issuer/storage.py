@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Iterator
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app
 
 from registry.storage import Cursor, Database
 from registry.storage import StorageError as _RegistryStorageError

@@ -152,7 +152,7 @@ def request_qr(rid: str) -> Response:
 def decode_qr(data: bytes) -> str:
     """The text of the one QR code in an image (PNG/JPEG camera frame), with size limits."""
     import zxingcpp
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if len(data) > MAX_IMAGE_BYTES:
         raise ResponseMalformed("the image is larger than 4 MiB")

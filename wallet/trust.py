@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, WalletError
+from .errors import InputError
 
 __all__ = ["TrustConfigError", "load_trust", "static_trust_from_json"]
 

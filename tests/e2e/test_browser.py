@@ -70,6 +70,27 @@ def test_officer_console_sign_in_and_issue_shows_a_usable_offer_qr(system: dict[
     assert received[0]["type"] and received[0]["id"]
 
 
+def _counter_showing_a_request(system: dict[str, Any], browser: Any, policy: str, *, offline: bool) -> Any:
+    """Sign in to the counter screen (in English), open a request for ``policy``, wait for its QR code; the waiter."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    browser.get(system["counter_screen"])
+    browser.find_element(By.ID, "lang-en").click()
+    browser.find_element(By.ID, "token").send_keys(system["counter_token"])
+    browser.find_element(By.ID, "save-token").click()
+    wait.until(lambda d: len(Select(d.find_element(By.ID, "policy")).options) >= 4)
+    Select(browser.find_element(By.ID, "policy")).select_by_value(policy)
+    if offline:
+        browser.find_element(By.ID, "offline").click()
+    browser.find_element(By.ID, "start").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "qr")))
+    wait.until(lambda d: d.execute_script("return document.getElementById('qr').naturalWidth") > 0)
+    return wait
+
+
 @pytest.fixture
 def citizen_wallet(system: dict[str, Any], tmp_path: Path) -> WalletCLI:
     """A wallet holding the demo citizen's national ID card, issued through the admin API."""
@@ -86,18 +107,8 @@ def test_counter_screen_shows_a_request_qr_then_the_green_result(system: dict[st
                                                                    citizen_wallet: WalletCLI) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    wait = WebDriverWait(browser, 20)
-    browser.get(system["counter_screen"])
-    browser.find_element(By.ID, "lang-en").click()
-    browser.find_element(By.ID, "token").send_keys(system["counter_token"])
-    browser.find_element(By.ID, "save-token").click()
-    wait.until(lambda d: len(Select(d.find_element(By.ID, "policy")).options) >= 4)
-    Select(browser.find_element(By.ID, "policy")).select_by_value("senior-bus-pass")
-    browser.find_element(By.ID, "start").click()
-    wait.until(ec.visibility_of_element_located((By.ID, "qr")))
-    wait.until(lambda d: d.execute_script("return document.getElementById('qr').naturalWidth") > 0)
+    wait = _counter_showing_a_request(system, browser, "senior-bus-pass", offline=False)
 
     codes = _codes_on_screen(browser)
     assert len(codes) == 1
@@ -122,19 +133,8 @@ def test_offline_counter_screen_and_the_real_wallet_exchange_qr_codes_only(syste
     """The counter shows the whole signed request in its QR code; the wallet answers with a QR code; the counter scans it."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    wait = WebDriverWait(browser, 20)
-    browser.get(system["counter_screen"])
-    browser.find_element(By.ID, "lang-en").click()
-    browser.find_element(By.ID, "token").send_keys(system["counter_token"])
-    browser.find_element(By.ID, "save-token").click()
-    wait.until(lambda d: len(Select(d.find_element(By.ID, "policy")).options) >= 4)
-    Select(browser.find_element(By.ID, "policy")).select_by_value("senior-bus-pass")
-    browser.find_element(By.ID, "offline").click()
-    browser.find_element(By.ID, "start").click()
-    wait.until(ec.visibility_of_element_located((By.ID, "qr")))
-    wait.until(lambda d: d.execute_script("return document.getElementById('qr').naturalWidth") > 0)
+    wait = _counter_showing_a_request(system, browser, "senior-bus-pass", offline=True)
 
     # The phone photographs the screen; the wallet reads the request from the picture alone.
     codes = _codes_on_screen(browser)

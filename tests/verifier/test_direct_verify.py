@@ -16,7 +16,6 @@ from typing import Any, Callable
 import pytest
 from flask import Flask
 
-import sdjwt
 from verifier import api
 from verifier.errors import StorageUnavailable
 from verifier_constants import TOKEN

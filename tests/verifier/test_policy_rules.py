@@ -61,8 +61,8 @@ def test_a_single_condition_needs_no_combined_program() -> None:
     assert [c.id for c in rule.failed({"pid": {"age": 10}})] == ["only"]
 
 
-def test_a_passing_context_is_remembered_by_its_exact_values() -> None:
-    policy = _policy(["pid.age >= 65", "pid.city == params.city"])
+def _count_runs(policy: Any) -> list[Any]:
+    """The contexts the policy's combined CEL program runs over from now on."""
     runs: list[Any] = []
     real = policy.rule.combined
 
@@ -72,6 +72,12 @@ def test_a_passing_context_is_remembered_by_its_exact_values() -> None:
             return real.execute(context)
 
     object.__setattr__(policy.rule, "combined", Counting())
+    return runs
+
+
+def test_a_passing_context_is_remembered_by_its_exact_values() -> None:
+    policy = _policy(["pid.age >= 65", "pid.city == params.city"])
+    runs = _count_runs(policy)
     assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == ()
     assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == ()
     assert len(runs) == 1
@@ -124,15 +130,7 @@ def test_remembered_passes_are_forgotten_after_the_retention_time(make_app: Any)
 
     policy = _policy(["pid.age >= 65", "pid.city == params.city"])
     object.__setattr__(policy.rule, "_passed", _PassMemory(ttl=60, clock=lambda: now[0]))
-    runs: list[Any] = []
-    real = policy.rule.combined
-
-    class Counting:
-        def execute(self, context: Any) -> Any:
-            runs.append(context)
-            return real.execute(context)
-
-    object.__setattr__(policy.rule, "combined", Counting())
+    runs = _count_runs(policy)
     assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == () and len(runs) == 1
     now[0] += 61
     assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == () and len(runs) == 2
