@@ -498,10 +498,15 @@ def _present_as_qr(store: Any, auth: Any, chosen: list[Any], log: Callable[..., 
     """``present --show-qr``: the vp_token as a QR code for an offline counter; nothing goes over the network."""
     import time
 
+    from .errors import QRTooLarge
     from .qr import make_qr, save_qr, terminal_text
 
     text = vp_token_text(build_vp_token(auth, chosen, int(time.time())))
-    code = make_qr(text)  # Raises QRTooLarge before any copy is marked or anything logged.
+    try:
+        code = make_qr(text)  # Raises QRTooLarge before any copy is marked or anything logged.
+    except QRTooLarge as exc:
+        exc.hint = "the verifier asks for more than a QR code holds; present online (without --show-qr) instead"
+        raise
     for _, copy in chosen:
         if auth.client_id not in copy["used_by"]:
             copy["used_by"].append(auth.client_id)

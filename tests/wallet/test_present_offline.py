@@ -94,3 +94,16 @@ def test_present_qr_output_arguments(run: Runner, issuer: Any, verifier: Any, tm
     result = run("present", both, "--yes", "--show-qr")
     assert result.exit_code == 1 and "both request and request_uri" in result.stderr
     assert verifier.hits == []
+
+
+def test_show_qr_too_large_marks_nothing(run: Runner, issuer: Any, verifier: Any) -> None:
+    big = {"given_name": "x" * 4000, "family_name": "Zhang", "birthdate": "1990-04-01", "address": {"locality": "H"},
+           "nationalities": ["CN"], "age_equal_or_over": {"18": True, "65": False}}
+    received_id(run, issuer, claims=big)
+    query = {"credentials": [{**AGE_QUERY["credentials"][0], "claims": [{"path": ["given_name"]}]}]}
+    result = run("present", verifier.state.add_request_by_value(query), "--yes", "--show-qr")
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.exit_code == 1 and last.startswith("error: qr_too_large:") and "without --show-qr" in last
+    assert json.loads(run("history", "--json").stdout) == [] and verifier.hits == []
+    with Store.open(run.home, PASSPHRASE) as store:
+        assert not any(c["used_by"] for c in store.credentials[0]["copies"])
