@@ -33,7 +33,7 @@ from sdjwt.encoding import json_loads
 from sdjwt.errors import SDJWTError
 
 from .config import ApiToken
-from .errors import BadRequest, ResponseMalformed, Unauthorized
+from .errors import BadRequest, RequestExpired, ResponseMalformed, Unauthorized
 from .oid4vp import Service, service
 from .pipeline import Outcome
 from .policy import Policy
@@ -140,7 +140,10 @@ def request_qr(rid: str) -> Response:
     if by_value not in ("true", "false"):
         raise BadRequest("'by_value' must be true or false")
     if by_value == "true":
-        # The signed request object inside the code (~2 KB): level L keeps the symbol at version ~33.
+        # As GET request_uri: a request object is signed only for a request that can still be answered.
+        if stored.status != "pending" or svc.clock() >= stored.expires:
+            raise RequestExpired("this request was answered or has expired; open a new one")
+        # The signed request object inside the code (~1.8-1.9 KB): level L, version 31-32.
         image = qr_png(svc.by_value_link(stored), scale=4, level="L")
     else:
         image = qr_png(svc.urls(stored.rid)["request_uri"])
@@ -335,11 +338,15 @@ class DirectVerify:
         limit = app.config["MAX_CONTENT_LENGTH"]
         if limit is not None and size > limit:
             return None
+        svc: Service = app.extensions["civicid_verifier"]
+        try:
+            # The token first, as the view does: nothing of an unauthenticated body is read here.
+            _check_token(environ.get("HTTP_AUTHORIZATION", ""), app.extensions["civicid_verifier_tokens"], svc.clock)
+        except Exception:
+            return None
         data = environ["wsgi.input"].read(size) if size else b""
         environ["wsgi.input"] = io.BytesIO(data)  # Should Flask answer after all, it reads the same bytes.
         try:
-            svc: Service = app.extensions["civicid_verifier"]
-            _check_token(environ.get("HTTP_AUTHORIZATION", ""), app.extensions["civicid_verifier_tokens"], svc.clock)
             if len(data) != size:
                 return None  # A short body: the client went away; Flask words it.
             policy, nonce, vp_token = _verify_arguments(_parse_body(data), svc)

@@ -64,6 +64,7 @@ __all__ = [
     "Unauthorized",
     "RequestNotFound",
     "RequestExpired",
+    "RequestTooLargeForQR",
     "ResponseReplayed",
     "StorageUnavailable",
     "VerificationFailed",
@@ -178,6 +179,12 @@ class RequestNotFound(VerifierError):
 class RequestExpired(VerifierError):
     code = "request_expired"
     title = "The presentation request has expired"
+
+
+class RequestTooLargeForQR(VerifierError):
+    code = "request_too_large_for_qr"
+    status = 422
+    title = "The request does not fit a QR code by value"
 
 
 class ResponseReplayed(VerifierError):

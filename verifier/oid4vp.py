@@ -30,7 +30,16 @@ from sdjwt.did_key import did_from_key, multibase_from_key
 from sdjwt.encoding import b64url_encode
 from sdjwt.jws import sign_compact
 
-from .errors import BadRequest, RequestExpired, RequestNotFound, ResponseReplayed, StorageUnavailable, VerifierError, oauth_error
+from .errors import (
+    BadRequest,
+    RequestExpired,
+    RequestNotFound,
+    RequestTooLargeForQR,
+    ResponseReplayed,
+    StorageUnavailable,
+    VerifierError,
+    oauth_error,
+)
 from .pipeline import Outcome, Pipeline
 from .policy import Policy, PolicySet
 from .storage import RequestStore, StoredRequest
@@ -43,6 +52,9 @@ CLIENT_ID_PREFIX = "decentralized_identifier:"
 REQUEST_TYP = "oauth-authz-req+jwt"
 SELF_ISSUED_AUD = "https://self-issued.me/v2"
 """Section 5.8: the request object's ``aud`` when the wallet's metadata is static (as civicid's is)."""
+
+QR_BYTES = 2953
+"""The most a QR code holds (version 40, level L, byte mode): the longest request link by value."""
 
 _RID = re.compile(r"[A-Za-z0-9_-]{43}")
 _ERROR = re.compile(r"[a-z_]{1,64}")
@@ -128,7 +140,13 @@ class Service:
         signature included, from the picture, and answers with a QR code of its own.
         """
         query = urllib.parse.urlencode({"client_id": self.client_id, "request": self.request_object(stored)})
-        return "openid4vp://?" + query
+        link = "openid4vp://?" + query
+        if len(link) > QR_BYTES:
+            raise RequestTooLargeForQR(
+                f"this policy's request is {len(link)} bytes by value and a QR code holds at most {QR_BYTES}; "
+                "open it by reference, or shorten the policy's purpose texts"
+            )
+        return link
 
     def lookup(self, rid: str) -> StoredRequest:
         if not isinstance(rid, str) or not _RID.fullmatch(rid):

@@ -25,9 +25,11 @@ policy requires it (there is no "any issuer" switch).
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -130,41 +132,92 @@ _PASSED_MAX = 4096
 PASSED_TTL = 300
 """Seconds a remembered pass is kept at most: the verifier's default ``RESULT_RETENTION``; the app sets its own."""
 
+_SWEEP_EVERY = 5.0
+"""Seconds between two sweeps of every pass memory in the process (:func:`_sweeper`)."""
+
+
+def _uptime() -> float:
+    """Seconds on a clock that also runs while the machine sleeps (a counter laptop suspended overnight)."""
+    return time.clock_gettime(_CLOCK)
+
+
+_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
 
 class _PassMemory:
-    """The contexts a rule passed, forgotten all at once every ``ttl`` seconds or when ``_PASSED_MAX`` are held.
+    """The contexts a rule passed, forgotten within ``ttl`` seconds, and all at once when ``_PASSED_MAX`` are held.
 
     They are claim values the policy reads, so they may be kept no longer than the decisions
-    that used them (``RESULT_RETENTION``); like the database's purge, forgetting happens on use.
+    that used them (``RESULT_RETENTION``). Keys live in two generations (see :meth:`age`): the
+    current one is answered from and added to, the previous one only answered from. A daemon
+    thread (:func:`_sweeper`) ages every memory in the process every few seconds, so a policy
+    nobody uses forgets too.
     """
 
-    def __init__(self, ttl: float = PASSED_TTL, clock: Any = time.monotonic) -> None:
+    def __init__(self, ttl: float = PASSED_TTL, clock: Any = _uptime) -> None:
         self.ttl = ttl
         self.clock = clock
-        self._keys: set[tuple[Any, ...]] = set()
+        self._current: set[tuple[Any, ...]] = set()
+        self._previous: set[tuple[Any, ...]] = set()
         self._since = clock()
         self._lock = threading.Lock()
+        _MEMORIES.add(self)
 
-    def _fresh(self) -> set[tuple[Any, ...]]:
+    def age(self) -> None:
+        """Start a new generation every ``(ttl - _SWEEP_EVERY) / 2`` seconds; forget everything after two.
+
+        Generations start at fixed times (``_since`` advances by exactly one length), so a key is
+        dropped at most two lengths after it was added, plus the sweeper's period: within ``ttl``.
+        """
         now = self.clock()
-        if now - self._since >= self.ttl:
-            with self._lock:
-                if now - self._since >= self.ttl:
-                    self._keys, self._since = set(), now
-        return self._keys
+        half = max(self.ttl - _SWEEP_EVERY, 0.0) / 2
+        if now - self._since < half:
+            return
+        with self._lock:
+            elapsed = now - self._since
+            if elapsed >= 2 * half:
+                self._current, self._previous, self._since = set(), set(), now
+            elif elapsed >= half:
+                self._current, self._previous, self._since = set(), self._current, self._since + half
 
     def __contains__(self, key: tuple[Any, ...]) -> bool:
-        return key in self._fresh()
+        self.age()
+        return key in self._current or key in self._previous
 
     def add(self, key: tuple[Any, ...]) -> None:
-        keys = self._fresh()
-        if len(keys) >= _PASSED_MAX:
+        self.age()
+        _start_sweeper()
+        if len(self._current) + len(self._previous) >= _PASSED_MAX:
             with self._lock:
-                self._keys = keys = set()
-        keys.add(key)
+                self._current, self._previous = set(), set()
+        self._current.add(key)
 
     def __len__(self) -> int:
-        return len(self._fresh())
+        self.age()
+        return len(self._current) + len(self._previous)
+
+
+_MEMORIES: "weakref.WeakSet[_PassMemory]" = weakref.WeakSet()
+_sweeper_pid = 0
+_sweeper_lock = threading.Lock()
+
+
+def _start_sweeper() -> None:
+    """One daemon thread per process, started on first use (a forked gunicorn worker starts its own)."""
+    global _sweeper_pid
+    if _sweeper_pid == os.getpid():
+        return
+    with _sweeper_lock:
+        if _sweeper_pid != os.getpid():
+            _sweeper_pid = os.getpid()
+            threading.Thread(target=_sweeper, name="civicid-policy-forget", daemon=True).start()
+
+
+def _sweeper() -> None:
+    while True:
+        time.sleep(_SWEEP_EVERY)
+        for memory in list(_MEMORIES):
+            memory.age()
 
 
 def _context_key(context: Mapping[str, Any]) -> tuple[Any, ...] | None:

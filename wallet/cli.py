@@ -424,6 +424,8 @@ def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes:
         raise click.UsageError("give either a REQUEST link or --qr IMAGE")
     if out is not None and not show_qr:
         raise click.UsageError("--out goes with --show-qr")
+    if show_qr and as_json and out is None:
+        raise click.UsageError("--show-qr --json needs --out FILE: the QR code cannot be shown inside JSON")
     if out is not None and out.suffix.lower() not in (".png", ".svg"):
         raise click.UsageError("--out must end in .png or .svg")
     if qr_image is not None:
@@ -507,13 +509,14 @@ def _present_as_qr(store: Any, auth: Any, chosen: list[Any], log: Callable[..., 
     except QRTooLarge as exc:
         exc.hint = "the verifier asks for more than a QR code holds; present online (without --show-qr) instead"
         raise
+    if out is not None:
+        save_qr(code, out)  # Written (or OutputError) before any copy is marked used.
     for _, copy in chosen:
         if auth.client_id not in copy["used_by"]:
             copy["used_by"].append(auth.client_id)
     entry = log("shown")
     store.save()
     if out is not None:
-        save_qr(code, out)
         click.echo(f"QR code written to {out}", err=True)
     if as_json:
         _print_json({"shown": True, "verifier": auth.verifier_did, "bytes": len(text.encode()), "qr_version": code.version,
@@ -557,6 +560,8 @@ def show_qr(ctx: click.Context, credential_id: str, claim_specs: tuple[str, ...]
         copy = choose_copy(record, channel_id, allow_reuse=allow_reuse)
         text = make_presentation(copy, tuple(paths), audience=audience, nonce=nonce, now=int(time.time()))
         code = make_qr(text)  # Raises QRTooLarge before anything is marked or logged.
+        if out is not None:
+            save_qr(code, out)  # Written (or OutputError) before the copy is marked used.
         labels = [r.label for r in claim_rows(record, lang)
                   if r.selectively_disclosable and any(
                       len(p) <= len(r.path) and all(s is None and isinstance(x, int) or s == x for s, x in zip(p, r.path))
@@ -568,7 +573,6 @@ def show_qr(ctx: click.Context, credential_id: str, claim_specs: tuple[str, ...]
                                             outcome="shown", lang=lang))
         store.save()
     if out is not None:
-        save_qr(code, out)
         click.echo(f"QR code written to {out}", err=True)
     click.echo(terminal_text(code), nl=False)
     click.echo(f"{len(text.encode())} bytes, QR version {code.version}; disclosed: {', '.join(labels) or '-'}", err=True)

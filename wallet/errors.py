@@ -58,6 +58,7 @@ __all__ = [
     "InvalidRequest",
     "QRDecodeError",
     "QRTooLarge",
+    "OutputError",
     "NetworkError",
     "InsecureURL",
     "IssuanceFailed",
@@ -166,6 +167,11 @@ class QRDecodeError(InputError):
 class QRTooLarge(InputError):
     code = "qr_too_large"
     hint = "choose fewer claims with --claims, or present online with `civicid wallet present`"
+
+
+class OutputError(InputError):
+    code = "cannot_write_output"
+    hint = "choose another --out path (an existing, writable folder)"
 
 
 class NetworkError(WalletError):

@@ -64,6 +64,9 @@ MAX_LINK = 8192
 LEEWAY = 60
 
 
+MAX_BY_VALUE_LIFETIME = 900
+"""Longest ``exp - iat`` of a request passed by value (civicid verifiers use 300 s): a photo of a counter's
+screen shown elsewhere stops working soon."""
 MAX_REQUEST_OBJECT = 6144
 """Longest request object accepted by value (a QR code holds at most 2953 bytes; by reference, 6 KiB too)."""
 
@@ -196,6 +199,13 @@ def fetch_request(link: RequestLink, *, http: Http, trust: Any, now: int | None 
         raise InvalidRequest("the verifier's request has expired; ask the counter for a new one")
     if iat is not None and (not isinstance(iat, int) or iat > now + LEEWAY):
         raise InvalidRequest("the verifier's request is dated in the future; check this device's clock")
+    if link.request is not None:
+        # Fetched, a request is live by construction (the verifier serves only pending ones); passed
+        # by value, in a picture that can be shown again elsewhere, only its own times say so.
+        if exp.__class__ is not int or iat.__class__ is not int:
+            raise InvalidRequest("a request passed by value must carry integer iat and exp; ask the counter for a new one")
+        if exp - iat > MAX_BY_VALUE_LIFETIME:
+            raise InvalidRequest(f"a request passed by value may be valid for at most {MAX_BY_VALUE_LIFETIME} s")
     # Step 4.
     if claims.get("response_type") != "vp_token":
         raise InvalidRequest("the request's response_type must be vp_token")

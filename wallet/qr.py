@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .errors import QRDecodeError, QRTooLarge
+from .errors import OutputError, QRDecodeError, QRTooLarge
 
 __all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "QR_V40_L_BYTES", "decode_image", "make_qr", "terminal_text",
            "save_qr"]
@@ -89,7 +89,14 @@ def terminal_text(code: Any) -> str:
 
 
 def save_qr(code: Any, path: Path) -> None:
-    """Write the QR code as PNG or SVG, chosen by the file's suffix."""
+    """Write the QR code as PNG or SVG, chosen by the file's suffix; :class:`OutputError` if it cannot be written."""
+    try:
+        _save_qr(code, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _save_qr(code: Any, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix == ".svg":
         import qrcode.image.svg

@@ -25,10 +25,11 @@ NONCE = "direct-verify-nonce-0000"
 PATHS = [("age_equal_or_over", "65"), ("address", "locality")]
 
 
-def _call(wsgi: Callable[..., Any], method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[Any, ...]:
+def _call(wsgi: Callable[..., Any], method: str, path: str, body: bytes, headers: dict[str, str],
+          stream: Any = None) -> tuple[Any, ...]:
     environ = {
         "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "", "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": stream or io.BytesIO(body),
         "wsgi.errors": io.StringIO(), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
         "wsgi.version": (1, 0), "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost",
     }
@@ -192,3 +193,26 @@ def test_hooks_and_signals_send_every_request_through_flask(pair: Any, issuer: A
     answered.clear()
     _call(direct, "POST", "/api/verify", data, headers)
     assert seen == ["after", "started", "teardown"] and answered == ["flask"]
+
+
+def test_an_unauthenticated_body_is_not_read(pair: Any) -> None:
+    """As in the view, the token comes first: a stranger's large body ties up nothing reading it."""
+    direct, _, answered = pair
+    read: list[int] = []
+
+    class Counting(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            data = super().read(size)
+            read.append(len(data))
+            return data
+
+    data = json.dumps({"policy": "senior-bus-pass", "nonce": NONCE, "presentation": "x" * 200_000}).encode()
+    for authorization in ("Bearer " + "y" * 46, "Basic " + TOKEN, ""):
+        read.clear()
+        answered.clear()
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(data))}
+        if authorization:
+            headers["Authorization"] = authorization
+        status, _, _ = _call(direct, "POST", "/api/verify", data, headers, stream=Counting(data))
+        assert status.startswith("401") and answered == ["flask"]
+        assert sum(read) == 0, authorization

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from typing import Any
 
 import pytest
@@ -116,24 +118,53 @@ def test_values_that_are_not_plain_json_are_not_remembered() -> None:
     assert _context_key({"x": b"1"}) is None
 
 
-def test_remembered_passes_are_forgotten_after_the_retention_time(make_app: Any) -> None:
+def test_remembered_passes_are_forgotten_after_the_retention_time(make_app: Any, monkeypatch: Any) -> None:
     """They are claim values: kept no longer than the decisions that used them (RESULT_RETENTION)."""
+    import verifier.policy as policy_module
     from verifier.policy import _PassMemory
 
     now = [1000.0]
-    memory = _PassMemory(ttl=60, clock=lambda: now[0])
-    memory.add(("city", str, "Shenzhen"))
-    now[0] += 59
-    assert ("city", str, "Shenzhen") in memory and len(memory) == 1
-    now[0] += 1
-    assert ("city", str, "Shenzhen") not in memory and len(memory) == 0
+    key = ("city", str, "Shenzhen")
+    for added_at in (0.0, 3.0, 20.0, 27.0, 40.0, 54.0, 71.0):
+        # ttl 60, the sweeper ages every memory every 5 s: whenever a key is added, it is gone within 60 s.
+        now[0] = 1000.0
+        memory = _PassMemory(ttl=60, clock=lambda: now[0])
+        tick = 1000.0
+        while tick + 5 <= 1000.0 + added_at:
+            tick += 5
+            now[0] = tick
+            memory.age()
+        now[0] = 1000.0 + added_at
+        memory.add(key)
+        gone = None
+        while gone is None:
+            tick += policy_module._SWEEP_EVERY
+            now[0] = tick
+            memory.age()
+            if key not in memory._current and key not in memory._previous:
+                gone = tick - (1000.0 + added_at)
+        assert 27.5 - policy_module._SWEEP_EVERY <= gone <= 60, (added_at, gone)
 
+    # A policy's memory in use: the CEL program runs again once the values are forgotten.
     policy = _policy(["pid.age >= 65", "pid.city == params.city"])
+    now[0] = 5000.0
     object.__setattr__(policy.rule, "_passed", _PassMemory(ttl=60, clock=lambda: now[0]))
     runs = _count_runs(policy)
     assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == () and len(runs) == 1
+    assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == () and len(runs) == 1
     now[0] += 61
     assert _failed(policy, {"age": 70, "city": "Shenzhen"}) == () and len(runs) == 2
+
+    # Nobody asks again: the sweeper thread forgets anyway.
+    monkeypatch.setattr(policy_module, "_SWEEP_EVERY", 0.05)
+    monkeypatch.setattr(policy_module, "_sweeper_pid", 0)
+    idle = _PassMemory(ttl=0.2)
+    idle.add(key)
+    assert len(idle._current) == 1
+    deadline = time.monotonic() + 5
+    while (idle._current or idle._previous) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not idle._current and not idle._previous
 
     # The service sets every policy's memory to its own retention time (never above the default).
     app = make_app(RESULT_RETENTION=30)

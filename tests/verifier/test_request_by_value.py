@@ -186,3 +186,74 @@ def test_cli_request_by_value(tmp_path: Path) -> None:
     assert link.request is not None and link.request.count(".") == 2
     plain = CliRunner().invoke(cli, ["request", "--policy", "age-over-18", "--by-value"], env=env)
     assert plain.exit_code == 0 and "request=" in plain.stdout and "request_uri=" not in plain.stdout
+
+
+def _signed_request(app: Any, **changes: Any) -> str:
+    """A request object signed by the verifier's own key, with ``changes`` to the claims it serves (None removes)."""
+    from sdjwt.jws import sign_compact
+
+    svc = app.extensions["civicid_verifier"]
+    opened = app.test_client().post("/api/requests", json={"policy": "resident", "by_value": True}, headers=AUTH).get_json()
+    token = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(opened["request_by_value"]).query))["request"]
+    claims = json.loads(sdjwt.encoding.b64url_decode(token.split(".")[1]))
+    for name, value in changes.items():
+        if value is None:
+            claims.pop(name)
+        else:
+            claims[name] = value
+    signed = sign_compact({"typ": "oauth-authz-req+jwt", "kid": svc.kid}, claims, svc.key)
+    return "openid4vp://?" + urllib.parse.urlencode({"client_id": svc.client_id, "request": signed})
+
+
+def test_a_by_value_request_must_say_when_it_ends(make_app: Any, clock: Any) -> None:
+    """Fetched, a request is live by construction; in a picture, only its own iat and exp say so."""
+    app = make_app(PUBLIC_URL=PUBLIC)
+    now = clock()
+    accepted = fetch_request(parse_request_link(_signed_request(app), allow_loopback_http=False), http=NoNetwork(),
+                             trust=_wallet_trust(app), now=now)
+    assert accepted.nonce
+    for changes, message in (({"exp": None}, "by value"), ({"iat": None}, "by value"), ({"exp": True}, "expired"),
+                             ({"iat": now - 600, "exp": now + 600}, "by value may be valid for at most 900 s")):
+        link = _signed_request(app, **changes)
+        with pytest.raises(InvalidRequest, match=message):
+            fetch_request(parse_request_link(link, allow_loopback_http=False), http=NoNetwork(), trust=_wallet_trust(app),
+                          now=now)
+
+
+def test_the_by_value_qr_is_drawn_only_for_a_pending_request(make_app: Any, issuer: Any, holder: Any, clock: Any) -> None:
+    app = make_app(PUBLIC_URL=PUBLIC)
+    client = app.test_client()
+    opened = client.post("/api/requests", json={"policy": "senior-bus-pass", "by_value": True}, headers=AUTH).get_json()
+    vp_token = {"national_id": [present(issuer.issue(holder), PATHS, holder,
+                                        aud=app.extensions["civicid_verifier"].client_id,
+                                        nonce=app.extensions["civicid_verifier"].lookup(opened["id"]).nonce, iat=clock())]}
+    answered = client.post(f"/oid4vp/response/{opened['id']}", base_url=PUBLIC, data={
+        "vp_token": json.dumps(vp_token), "state": app.extensions["civicid_verifier"].lookup(opened["id"]).state})
+    assert answered.status_code == 200
+    response = client.get(f"/api/requests/{opened['id']}/qr.png?by_value=true", headers=AUTH)
+    assert response.status_code == 400 and response.get_json()["code"] == "request_expired"
+    # By reference the picture is only a link (GET request_uri refuses it): unchanged.
+    assert client.get(f"/api/requests/{opened['id']}/qr.png", headers=AUTH).status_code == 200
+    opened = client.post("/api/requests", json={"policy": "resident"}, headers=AUTH).get_json()
+    clock.now = opened["expires_at"]
+    assert client.get(f"/api/requests/{opened['id']}/qr.png?by_value=true", headers=AUTH).status_code == 400
+
+
+def test_a_request_too_large_for_a_qr_code_is_refused_clearly(make_app: Any, monkeypatch: Any, tmp_path: Path) -> None:
+    import verifier.oid4vp
+
+    monkeypatch.setattr(verifier.oid4vp, "QR_BYTES", 1000)  # As a policy with long purpose texts would be.
+    app = make_app(PUBLIC_URL=PUBLIC)
+    client = app.test_client()
+    response = client.post("/api/requests", json={"policy": "benefit", "by_value": True}, headers=AUTH)
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    assert response.get_json()["code"] == "request_too_large_for_qr" and "by reference" in response.get_json()["detail"]
+    assert client.post("/api/requests", json={"policy": "benefit"}, headers=AUTH).status_code == 201
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps({"snapshot_time": 0, "keys": [], "accreditations": []}))
+    env = {"CIVICID_VERIFIER_INSTANCE_PATH": str(tmp_path / "cli"), "CIVICID_VERIFIER_PUBLIC_URL": PUBLIC,
+           "CIVICID_VERIFIER_API_TOKENS": json.dumps([TOKEN]), "CIVICID_VERIFIER_TRUST_FILE": str(trust),
+           "CIVICID_VERIFIER_DATABASE": str(tmp_path / "cli.db")}
+    result = CliRunner().invoke(cli, ["request", "--policy", "benefit", "--by-value"], env=env)
+    assert result.exit_code == 1 and result.stderr.startswith("error: request_too_large_for_qr:")
+    assert "Traceback" not in result.output

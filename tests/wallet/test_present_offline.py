@@ -107,3 +107,28 @@ def test_show_qr_too_large_marks_nothing(run: Runner, issuer: Any, verifier: Any
     assert json.loads(run("history", "--json").stdout) == [] and verifier.hits == []
     with Store.open(run.home, PASSPHRASE) as store:
         assert not any(c["used_by"] for c in store.credentials[0]["copies"])
+
+
+def test_show_qr_needs_somewhere_to_show_the_code_before_it_uses_a_copy(run: Runner, issuer: Any, verifier: Any,
+                                                                        tmp_path: Path) -> None:
+    received_id(run, issuer)
+    link = verifier.state.add_request_by_value(AGE_QUERY)
+    # JSON on stdout leaves no room for the code: --out is required, checked before anything happens.
+    result = run("present", link, "--yes", "--show-qr", "--json")
+    assert result.exit_code == 2 and "--out" in result.stderr
+    # An unwritable --out fails with its own error before the copy is marked or the history written.
+    result = run("present", link, "--yes", "--show-qr", "--out", str(tmp_path / "no-such-folder" / "a.png"))
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.exit_code == 1 and last.startswith("error: cannot_write_output:") and "Traceback" not in result.stderr
+    assert json.loads(run("history", "--json").stdout) == []
+    with Store.open(run.home, PASSPHRASE) as store:
+        assert not any(c["used_by"] for c in store.credentials[0]["copies"])
+    # The same for show-qr.
+    result = run("show-qr", store_first_id(run), "--claims", "age_equal_or_over.18", "--nonce", "n",
+                 "--out", str(tmp_path / "no-such-folder" / "b.svg"))
+    assert result.exit_code == 1 and "error: cannot_write_output:" in result.stderr
+    assert json.loads(run("history", "--json").stdout) == []
+
+
+def store_first_id(run: Runner) -> str:
+    return str(json.loads(run("list", "--json", "--offline").stdout)[0]["id"])
