@@ -417,7 +417,6 @@ def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes:
         plan,
         send_decline,
         send_response,
-        vp_token_text,
     )
 
     if (request is None) == (qr_image is None):
@@ -446,13 +445,13 @@ def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes:
         click.echo(consent_text(auth, items, lang, type_name, issuer_name), err=True)
         purpose = auth.purpose_text(lang)
 
-        def log(outcome: str, channel: str = "online") -> dict[str, Any]:
+        def log(outcome: str) -> dict[str, Any]:
             entry: dict[str, Any] = {}
             for item in items:
                 entry = _history_entry(verifier=auth.verifier_did, client_id=auth.client_id, name=auth.client_name,
                                        purpose=purpose, record=dict(item.match.record),
                                        disclosed=item.disclosed if outcome != "declined" else [],
-                                       channel="qr" if show_qr else channel, outcome=outcome, lang=lang)
+                                       channel="qr" if show_qr else "online", outcome=outcome, lang=lang)
                 store.history.append(entry)
             return entry
 
@@ -463,7 +462,7 @@ def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes:
             store.save()
             raise ConsentDeclined("you declined the request")
         if show_qr:
-            _present_as_qr(store, auth, chosen, log, out, as_json, build_vp_token, vp_token_text)
+            _present_as_qr(store, auth, chosen, log, out, as_json)
             return
         # Mark the copies used and log the disclosure *before* sending, so that a crash or
         # a lost answer never leaves a copy that reached a verifier looking unused.
@@ -495,12 +494,13 @@ def present(ctx: click.Context, request: str | None, qr_image: Path | None, yes:
             click.echo(f"continue at: {answer.redirect_uri}")
 
 
-def _present_as_qr(store: Any, auth: Any, chosen: list[Any], log: Callable[..., dict[str, Any]], out: Path | None,
-                   as_json: bool, build_vp_token: Any, vp_token_text: Any) -> None:
+def _present_as_qr(store: Any, auth: Any, chosen: list[Any], log: Callable[[str], dict[str, Any]], out: Path | None,
+                   as_json: bool) -> None:
     """``present --show-qr``: the vp_token as a QR code for an offline counter; nothing goes over the network."""
     import time
 
     from .errors import QRTooLarge
+    from .presentation import build_vp_token, vp_token_text
     from .qr import make_qr, save_qr, terminal_text
 
     text = vp_token_text(build_vp_token(auth, chosen, int(time.time())))
