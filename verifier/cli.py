@@ -85,7 +85,9 @@ def request(ctx: click.Context, policy: str, as_json: bool, by_value: bool, db: 
     if sys.stdout.isatty():
         import qrcode
 
-        qr = qrcode.QRCode(border=1, error_correction=qrcode.constants.ERROR_CORRECT_L)
+        # A by-value link (~1.9 KB) needs level L to fit; a link by reference keeps qrcode's default, M.
+        level = qrcode.constants.ERROR_CORRECT_L if by_value else qrcode.constants.ERROR_CORRECT_M
+        qr = qrcode.QRCode(border=1, error_correction=level)
         qr.add_data(link)
         qr.print_ascii(invert=True)
 
