@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier_constants import AUD, NONCE, TOKEN  # noqa: F401 - fixtures use them; tests import them from there
 
+import json
 from typing import Any
 
 import pytest
@@ -63,6 +64,20 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock(T0 + 100)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Any) -> dict[str, str]:
+    """The environment of ``civicid verifier`` on the command line: an empty trust snapshot, SQLite in tmp_path."""
+    trust = tmp_path / "cli-trust.json"
+    trust.write_text(json.dumps({"snapshot_time": 0, "keys": [], "accreditations": []}))
+    return {
+        "CIVICID_VERIFIER_INSTANCE_PATH": str(tmp_path / "instance"),
+        "CIVICID_VERIFIER_PUBLIC_URL": "https://verifier.example",
+        "CIVICID_VERIFIER_API_TOKENS": json.dumps([TOKEN]),
+        "CIVICID_VERIFIER_TRUST_FILE": str(trust),
+        "CIVICID_VERIFIER_DATABASE": str(tmp_path / "v.db"),
+    }
 
 
 @pytest.fixture

@@ -172,19 +172,14 @@ def test_by_value_must_be_a_boolean_everywhere(make_app: Any) -> None:
     assert client.get(f"/api/requests/{opened['id']}/qr.png?by_value=true").status_code == 401
 
 
-def test_cli_request_by_value(tmp_path: Path) -> None:
-    trust = tmp_path / "trust.json"
-    trust.write_text(json.dumps({"snapshot_time": 0, "keys": [], "accreditations": []}))
-    env = {"CIVICID_VERIFIER_INSTANCE_PATH": str(tmp_path / "instance"),
-           "CIVICID_VERIFIER_PUBLIC_URL": "https://verifier.example", "CIVICID_VERIFIER_API_TOKENS": json.dumps([TOKEN]),
-           "CIVICID_VERIFIER_TRUST_FILE": str(trust), "CIVICID_VERIFIER_DATABASE": str(tmp_path / "v.db")}
-    result = CliRunner().invoke(cli, ["request", "--policy", "age-over-18", "--by-value", "--json"], env=env)
+def test_cli_request_by_value(cli_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["request", "--policy", "age-over-18", "--by-value", "--json"], env=cli_env)
     assert result.exit_code == 0, result.output
     opened = json.loads(result.stdout)
     assert set(opened) == {"request_uri", "result_url", "expires_at", "request_by_value"}
     link = parse_request_link(opened["request_by_value"], allow_loopback_http=False)
     assert link.request is not None and link.request.count(".") == 2
-    plain = CliRunner().invoke(cli, ["request", "--policy", "age-over-18", "--by-value"], env=env)
+    plain = CliRunner().invoke(cli, ["request", "--policy", "age-over-18", "--by-value"], env=cli_env)
     assert plain.exit_code == 0 and "request=" in plain.stdout and "request_uri=" not in plain.stdout
 
 
@@ -239,7 +234,8 @@ def test_the_by_value_qr_is_drawn_only_for_a_pending_request(make_app: Any, issu
     assert client.get(f"/api/requests/{opened['id']}/qr.png?by_value=true", headers=AUTH).status_code == 400
 
 
-def test_a_request_too_large_for_a_qr_code_is_refused_clearly(make_app: Any, monkeypatch: Any, tmp_path: Path) -> None:
+def test_a_request_too_large_for_a_qr_code_is_refused_clearly(make_app: Any, monkeypatch: Any,
+                                                              cli_env: dict[str, str]) -> None:
     import verifier.oid4vp
 
     monkeypatch.setattr(verifier.oid4vp, "QR_BYTES", 1000)  # As a policy with long purpose texts would be.
@@ -249,11 +245,6 @@ def test_a_request_too_large_for_a_qr_code_is_refused_clearly(make_app: Any, mon
     assert response.status_code == 422 and response.content_type == "application/problem+json"
     assert response.get_json()["code"] == "request_too_large_for_qr" and "by reference" in response.get_json()["detail"]
     assert client.post("/api/requests", json={"policy": "benefit"}, headers=AUTH).status_code == 201
-    trust = tmp_path / "trust.json"
-    trust.write_text(json.dumps({"snapshot_time": 0, "keys": [], "accreditations": []}))
-    env = {"CIVICID_VERIFIER_INSTANCE_PATH": str(tmp_path / "cli"), "CIVICID_VERIFIER_PUBLIC_URL": PUBLIC,
-           "CIVICID_VERIFIER_API_TOKENS": json.dumps([TOKEN]), "CIVICID_VERIFIER_TRUST_FILE": str(trust),
-           "CIVICID_VERIFIER_DATABASE": str(tmp_path / "cli.db")}
-    result = CliRunner().invoke(cli, ["request", "--policy", "benefit", "--by-value"], env=env)
+    result = CliRunner().invoke(cli, ["request", "--policy", "benefit", "--by-value"], env=cli_env)
     assert result.exit_code == 1 and result.stderr.startswith("error: request_too_large_for_qr:")
     assert "Traceback" not in result.output

@@ -22,16 +22,8 @@ TOKEN = "t" * 40
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    trust = tmp_path / "trust.json"
-    trust.write_text(json.dumps({"snapshot_time": 0, "keys": [], "accreditations": []}))
-    return {
-        "CIVICID_VERIFIER_INSTANCE_PATH": str(tmp_path / "instance"),
-        "CIVICID_VERIFIER_PUBLIC_URL": "https://verifier.example",
-        "CIVICID_VERIFIER_API_TOKENS": json.dumps([TOKEN]),
-        "CIVICID_VERIFIER_TRUST_FILE": str(trust),
-        "CIVICID_VERIFIER_DATABASE": str(tmp_path / "v.db"),
-    }
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return {**cli_env, "CIVICID_VERIFIER_API_TOKENS": json.dumps([TOKEN])}
 
 
 def test_request_json(env: dict[str, str], tmp_path: Path) -> None:
