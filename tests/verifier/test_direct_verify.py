@@ -19,7 +19,7 @@ from flask import Flask
 from verifier import api
 from verifier.errors import StorageUnavailable
 from verifier_constants import TOKEN
-from verifier_helpers import present
+from verifier_helpers import national_id_claims, present
 
 NONCE = "direct-verify-nonce-0000"
 PATHS = [("age_equal_or_over", "65"), ("address", "locality")]
@@ -76,7 +76,7 @@ def test_same_answers_as_flask(pair: Any, issuer: Any, holder: Any, clock: Any) 
     aud = _client_id(direct)
     assert aud == _client_id(flask_only)
     credential = issuer.issue(holder, iat=clock() - 100)
-    young = issuer.issue(holder, sdjwt_claims(age65=False), iat=clock() - 100)
+    young = issuer.issue(holder, national_id_claims(age65=False), iat=clock() - 100)
     fresh = [present(credential, PATHS, holder, aud=aud, nonce=NONCE, iat=clock() - i) for i in range(6)]
     auth = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
 
@@ -125,12 +125,6 @@ def test_same_answers_as_flask(pair: Any, issuer: Any, holder: Any, clock: Any) 
         expected = _call(flask_only, method, path, data, headers)
         assert got == expected, (path, data[:80], headers)
         assert answered == ([] if who == "none" else [who]), (data[:80], headers)
-
-
-def sdjwt_claims(**kwargs: Any) -> dict[str, Any]:
-    from verifier_helpers import national_id_claims
-
-    return national_id_claims(**kwargs)
 
 
 def test_short_body_goes_to_flask(pair: Any) -> None:
