@@ -15,16 +15,22 @@ In-process (rows per second; best and median ~50 ms batch):
   reference, which can only verify ES256 key binding JWTs: like for like);
 * ``reference``: the SD-JWT reference implementation (sd-jwt 0.10.4) verifying a presentation
   with an ES256 key binding JWT (from bench/bench_sdjwt.py; no status, registry or policy);
-* ``floor``: the cryptography alone (2x Ed25519 + SHA-256 of the disclosures and of ``sd_hash``).
+* ``floor``: the cryptography alone (2x Ed25519 + SHA-256 of the disclosures and of ``sd_hash``); for the
+  ES256 row's ceiling, ``floor_es256`` (an Ed25519 and a P-256 verify, the same digests);
+* ``decode``: splitting, base64url and JSON of every part of the same presentation, nothing else.
+  With the floor's cryptography it gives the *ceilings*: the best ratios any verifier written in
+  CPython could reach if it checked nothing at all (:func:`ceilings`).
 
-Over HTTP: gunicorn (2 workers x 4 gthread threads, like ``civicid verifier serve``) on loopback
-serving the verifier's ``POST /api/verify`` on SQLite, and gunicorn with the same settings serving a
-minimal Flask endpoint that parses the JSON body and verifies one Ed25519 signature. The load comes
-from 32 keep-alive connections, one Python thread each, sending pre-built requests over raw sockets
-(closed loop: a connection sends its next request when the answer is in) for a bounded time. The
-client shares the 2 cores with the servers, so both endpoints carry the same handicap; the two
-servers run one after the other in each of ``--rounds`` rounds, and the figures are the best and
-the median round. Every verifier request carries a distinct presentation (the replay guard is real).
+Over HTTP: gunicorn (2 workers x 4 gthread threads, like ``civicid verifier serve``; ``--server-args``
+to try others) on loopback serving the verifier's ``POST /api/verify`` on SQLite, and gunicorn with the
+same settings serving a minimal Flask endpoint that parses the JSON body and verifies one Ed25519
+signature. The load comes from 32 keep-alive connections sending pre-built requests (closed loop: a
+connection sends its next request when the answer is in) for a bounded time, through wrk (the Debian
+package, with bench/wrk_replay.lua) when it is installed, else through bench/httpload.py (one Python
+thread on ``selectors``); ``--client`` chooses. The client shares the 2 cores with the servers, so
+both endpoints carry the same handicap, a lighter one with wrk; the two servers run one after the
+other in each of ``--rounds`` rounds, and the figures are the best and the median round. Every
+verifier request carries a distinct presentation (the replay guard is real).
 
 Goals: pipeline >= 3x reference, >= 0.8x floor; HTTP >= 0.6x the minimal endpoint, p99 < 20 ms.
 With a closed-loop client the mean latency is connections / throughput (Little's law), so p99 < 20 ms
@@ -35,7 +41,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -117,9 +125,10 @@ def in_process(duration: float) -> dict[str, Any]:
     # changes by up to a third within seconds, so rows measured one after the other can compare a
     # fast moment with a slow one; within a round they run back to back. Median of per-round ratios.
     eddsa, _ = pipeline_setup("EdDSA")
-    es256, _ = pipeline_setup("ES256")
+    es256, es_sample = pipeline_setup("ES256")
     rates = bench_sdjwt.measure_paired({"pipeline": eddsa, "pipeline_es256": es256, "reference": ref["verify"],
-                                         "floor": floor_setup(sample)}, duration)
+                                         "floor": floor_setup(sample), "floor_es256": floor_es256_setup(es_sample),
+                                         "decode": decode_setup(sample)}, duration)
     paired = bench_sdjwt.paired_ratio
     return {
         "pipeline_per_s": best, "pipeline_median_per_s": median,
@@ -132,6 +141,24 @@ def in_process(duration: float) -> dict[str, Any]:
         "interleaved": {"pipeline_vs_reference": paired(rates, "pipeline_es256", "reference"),
                         "pipeline_eddsa_vs_reference": paired(rates, "pipeline", "reference"),
                         "pipeline_vs_floor": paired(rates, "pipeline", "floor"), "rounds": len(rates["floor"])},
+        "decode_per_s": statistics.median(rates["decode"]),
+        "ceilings": ceilings(rates),
+    }
+
+
+def ceilings(rates: dict[str, list[float]]) -> dict[str, float]:
+    """The best ratios any CPython verifier could reach: its cryptography plus the bare decoding, nothing else.
+
+    Per round, a verifier that only decoded the presentation (``decode``: no check, no lookup, no
+    status, no policy) and then made the floor's cryptography would take ``1/floor + 1/decode``
+    seconds. Median over rounds, like the interleaved ratios.
+    """
+    def best(floor: str) -> list[float]:
+        return [1 / (1 / f + 1 / d) for f, d in zip(rates[floor], rates["decode"])]
+
+    return {
+        "vs_floor": statistics.median(b / f for b, f in zip(best("floor"), rates["floor"])),
+        "vs_reference": statistics.median(b / r for b, r in zip(best("floor_es256"), rates["reference"])),
     }
 
 
@@ -156,6 +183,63 @@ def floor_setup(presentation: str) -> Any:
         hashlib.sha256(body).digest()
 
     return floor
+
+
+def floor_es256_setup(presentation: str) -> Any:
+    """The ES256-holder row's cryptography: an Ed25519 verify (issuer), a P-256 verify (KB-JWT), digests, sd_hash."""
+    import hashlib
+
+    import nacl.signing
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    parsed = sdjwt.SDJWT.parse(presentation)
+    issuer_msg = parsed.jwt.rsplit(".", 1)[0].encode()
+    kb_msg = str(parsed.kb_jwt).rsplit(".", 1)[0].encode()
+    issuer = nacl.signing.SigningKey(b"\x05" * 32)
+    issuer_signed = issuer.sign(issuer_msg)
+    holder = ec.generate_private_key(ec.SECP256R1())
+    kb_der = holder.sign(kb_msg, ec.ECDSA(hashes.SHA256()))
+    holder_public = holder.public_key()
+    disclosures = [d.encoded.encode("ascii") for d in parsed.disclosures]
+    body = parsed.without_key_binding().encode("ascii")
+
+    def floor() -> None:
+        issuer.verify_key.verify(issuer_signed)
+        holder_public.verify(kb_der, kb_msg, ec.ECDSA(hashes.SHA256()))
+        for d in disclosures:
+            hashlib.sha256(d).digest()
+        hashlib.sha256(body).digest()
+
+    return floor
+
+
+def decode_setup(presentation: str) -> Any:
+    """The decoding no CPython verifier can skip, and nothing else: split, base64url and JSON of every part.
+
+    No check at all (not even for duplicate JSON members), no registry, status, policy or replay
+    guard: with the floor's cryptography it bounds from above what any verifier written in Python
+    can reach (:func:`ceilings`).
+    """
+    import binascii
+
+    scan = json.JSONDecoder().scan_once
+    to_standard = bytes.maketrans(b"-_", b"+/")
+    padding = (b"", b"", b"==", b"=")
+    a2b = binascii.a2b_base64
+    raw = presentation.encode("ascii")
+
+    def decode() -> None:
+        parts = raw.split(b"~")
+        for part in parts[1:-1]:
+            scan(a2b(part.translate(to_standard) + padding[len(part) & 3]).decode("utf-8"), 0)
+        for jwt in (parts[0], parts[-1]):
+            header, payload, signature = jwt.split(b".")
+            scan(a2b(header.translate(to_standard) + padding[len(header) & 3]).decode("utf-8"), 0)
+            scan(a2b(payload.translate(to_standard) + padding[len(payload) & 3]).decode("utf-8"), 0)
+            a2b(signature.translate(to_standard) + padding[len(signature) & 3])
+
+    return decode
 
 
 MINIMAL_APP = textwrap.dedent(
@@ -223,12 +307,14 @@ def _read_response(sock: socket.socket, buf: bytes) -> tuple[int, bytes, bytes]:
     return status, rest[:length], rest[length:]
 
 
-def load(port: int, requests: list[bytes], seconds: float, connections: int, cycle: bool) -> dict[str, Any]:
-    """Closed loop: ``connections`` keep-alive connections for ``seconds``, one client thread (bench/httpload.py).
+def load(port: int, requests: list[bytes], seconds: float, connections: int, cycle: bool, client: str = "python") -> dict[str, Any]:
+    """Closed loop: ``connections`` keep-alive connections for ``seconds``, through wrk or bench/httpload.py.
 
     Every request is used once unless ``cycle`` (the verifier's replay guard refuses a second use).
     An answer counts as an error unless it is a 200 with ``"decision": true``.
     """
+    if client == "wrk":
+        return _load_wrk(port, requests, seconds, connections, cycle)
     def ok(status: int, head: bytes, body: bytes) -> bool:
         return status == 200 and b'"decision":true' in body.replace(b" ", b"")
 
@@ -242,13 +328,55 @@ def load(port: int, requests: list[bytes], seconds: float, connections: int, cyc
     }
 
 
-def over_http(seconds: float, connections: int, rounds: int) -> dict[str, Any]:
+MAX_RATE = 6000
+"""Requests per second and round the pool holds (about twice what this box serves); a round that
+runs out reports ``pool_exhausted`` and its repeated requests count as errors."""
+WRK_SCRIPT = ROOT / "bench" / "wrk_replay.lua"
+
+
+def _load_wrk(port: int, requests: list[bytes], seconds: float, connections: int, cycle: bool) -> dict[str, Any]:
+    """One closed-loop round through wrk (C, one event loop per thread; bench/wrk_replay.lua).
+
+    wrk spends a few microseconds of CPU per request where the Python client spends tens, so
+    on this 2-core box more of the cores go to the servers, as with a load generator on another
+    machine. Its durations are whole seconds, so ``seconds`` is rounded up.
+    """
+    threads = min(2, connections)
+    whole = max(1, math.ceil(seconds))
+    block = requests if cycle else requests[: whole * MAX_RATE]
+    with tempfile.NamedTemporaryFile("wb", suffix=".requests", delete=False) as out:
+        for request in block:
+            out.write(b"%d\n" % len(request))
+            out.write(request)
+    try:
+        done = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{whole}s", "--timeout", "10s", "-s", str(WRK_SCRIPT),
+             f"http://127.0.0.1:{port}/", "--", out.name, str(threads), "cycle" if cycle else "once"],
+            capture_output=True, text=True, timeout=whole + 120, check=True)
+    finally:
+        os.unlink(out.name)
+    figures = json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
+    return {
+        "requests": figures["requests"], "errors": figures["bad"] + figures["socket_errors"],
+        "per_s": figures["requests"] / (figures["duration_us"] / 1e6),
+        "p50_ms": figures["p50_us"] / 1000, "p99_ms": figures["p99_us"] / 1000,
+        "pool_exhausted": bool(figures["exhausted"]),
+        # Thread t sends requests t, t + threads, ...: the next round starts after the last one sent.
+        "consumed": threads * figures["most_sent_by_a_thread"],
+    }
+
+
+SERVER_ARGS = "-w 2 --threads 4 -k gthread"
+"""gunicorn's settings for both servers: those of ``civicid verifier serve`` (2 workers x 4 threads)."""
+
+
+def over_http(seconds: float, connections: int, rounds: int, client: str = "python", server_args: str = SERVER_ARGS) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="civicid-bench-"))
     now = int(time.time())
     signing = sdjwt.Ed25519PrivateKey(b"\x44" * 32)
     client_id = "decentralized_identifier:" + sdjwt.did_from_key(signing.public_key())
     # Distinct presentations for every verifier request of every round (and the warm-up).
-    issuer, trust, presentations = pool(int(rounds * seconds * 5000) + 600, now, aud=client_id)
+    issuer, trust, presentations = pool(rounds * math.ceil(seconds) * MAX_RATE + 600, now, aud=client_id)
     # The issuer's key and accreditation as a trust snapshot; the status list from a local file fetcher.
     from verifier_helpers import ISSUER_DID, NATIONAL_ID
 
@@ -285,24 +413,23 @@ def over_http(seconds: float, connections: int, rounds: int) -> dict[str, Any]:
         for name, module in (("minimal", "minimal:app"), ("verifier", "serve:app")):
             port = _free_port()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "-k", "gthread", "-b", f"127.0.0.1:{port}",
+                [sys.executable, "-m", "gunicorn", *server_args.split(), "-b", f"127.0.0.1:{port}",
                  "--log-level", "warning", module], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
             servers[name] = (port, proc)
             _wait(port, proc)
-        used = 0
         for name in ("minimal", "verifier"):  # Warm-up: both workers of each server, distinct presentations.
-            load(servers[name][0], requests[name][:200], 1.0, 4, cycle=False)
-        used = 200
+            load(servers[name][0], requests[name][:600], 1.0, 4, cycle=False, client=client)
+        used = 600
         for _ in range(rounds):
-            runs["minimal"].append(load(servers["minimal"][0], requests["minimal"], seconds, connections, cycle=True))
-            result = load(servers["verifier"][0], requests["verifier"][used:], seconds, connections, cycle=False)
-            used += result["requests"] + connections
+            runs["minimal"].append(load(servers["minimal"][0], requests["minimal"], seconds, connections, cycle=True, client=client))
+            result = load(servers["verifier"][0], requests["verifier"][used:], seconds, connections, cycle=False, client=client)
+            used += result.get("consumed", result["requests"]) + connections
             runs["verifier"].append(result)
     finally:
         for _, proc in servers.values():
             proc.terminate()
             proc.wait(timeout=10)
-    results: dict[str, Any] = {"rounds": runs}
+    results: dict[str, Any] = {"client": client, "server_args": server_args, "rounds": runs}
     for name in ("minimal", "verifier"):
         ordered = sorted(runs[name], key=lambda r: r["per_s"])
         results[name] = {
@@ -310,6 +437,7 @@ def over_http(seconds: float, connections: int, rounds: int) -> dict[str, Any]:
             "p50_ms": statistics.median(r["p50_ms"] for r in ordered), "p99_ms": statistics.median(r["p99_ms"] for r in ordered),
             "best_p99_ms": min(r["p99_ms"] for r in ordered),
             "errors": sum(r["errors"] for r in ordered), "requests": sum(r["requests"] for r in ordered),
+            "pool_exhausted": any(r["pool_exhausted"] for r in ordered),
         }
     ratios = [v["per_s"] / m["per_s"] for m, v in zip(runs["minimal"], runs["verifier"])]
     results["verifier_vs_minimal"] = results["verifier"]["per_s"] / results["minimal"]["per_s"]
@@ -324,10 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-seconds", type=float, default=5.0, help="seconds per endpoint per round")
     parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds (minimal, then verifier)")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                        help="HTTP load generator: wrk (Debian package), bench/httpload.py, or wrk when on PATH")
+    parser.add_argument("--server-args", default=SERVER_ARGS, help="gunicorn options for both servers")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = {"in_process": in_process(args.duration), "http": over_http(args.http_seconds, args.connections, args.rounds),
-              "goals": GOALS}
+    client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
+    result = {"in_process": in_process(args.duration),
+              "http": over_http(args.http_seconds, args.connections, args.rounds, client, args.server_args), "goals": GOALS}
     ip, h = result["in_process"], result["http"]
     result["met"] = {
         "pipeline >= 3x reference": ip["pipeline_vs_reference"] >= GOALS["vs_reference"],
@@ -348,7 +480,11 @@ def main(argv: list[str] | None = None) -> int:
     il = ip["interleaved"]
     print(f"  interleaved ({il['rounds']} rounds, median ratio): pipeline/reference {il['pipeline_vs_reference']:.2f}x "
           f"(EdDSA holder {il['pipeline_eddsa_vs_reference']:.2f}x)   pipeline/floor {il['pipeline_vs_floor']:.2f}x")
-    print(f"http, {args.connections} connections, {args.rounds} rounds of {args.http_seconds:g} s (best / median round)")
+    ce = ip["ceilings"]
+    print(f"  decoding only {ip['decode_per_s']:.0f}/s; ceilings (floor's cryptography + decoding, nothing checked): "
+          f"{ce['vs_floor']:.2f}x floor, {ce['vs_reference']:.2f}x reference")
+    print(f"http, {args.connections} connections, {args.rounds} rounds of {args.http_seconds:g} s, client {client}, "
+          f"gunicorn {args.server_args} (best / median round)")
     for name in ("minimal", "verifier"):
         r = h[name]
         print(f"  {name:9s} {r['per_s']:7.0f} {r['median_per_s']:7.0f} /s   p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms "

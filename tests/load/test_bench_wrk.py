@@ -1,0 +1,126 @@
+"""bench_verifier's wrk driver (bench/wrk_replay.lua) against a real HTTP/1.1 server on loopback.
+
+The benchmark's HTTP figures are only as good as its client: every verifier request must go out
+once (the replay guard refuses a second use), a refusal must count as an error, and a pool that
+runs dry must say so. The server here records every body it receives and answers like the
+verifier (``"decision": true`` or ``false``), so the driver's counts can be checked against it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests" / "verifier"))
+
+import bench_verifier  # noqa: E402
+
+pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (Debian package wrk; .ci/run installs it)")
+
+
+class Recorder(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.delay = delay
+        self.bodies: Counter[bytes] = Counter()
+        self.refused = 0
+        self.lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # Keep-alive, as wrk expects.
+    server: Recorder
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(self.server.delay)
+        with self.server.lock:
+            self.server.bodies[body] += 1
+            good = b"good" in body and self.server.bodies[body] == 1
+            if not good:
+                self.server.refused += 1
+        answer = b'{"decision": true}' if good else b'{"decision": false, "reasons": [{"code": "presentation_replayed"}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve(delay: float) -> Iterator[Recorder]:
+    server = Recorder(delay)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def slow_server() -> Iterator[Recorder]:
+    yield from serve(0.004)  # At most ~250 answers/s per connection: 4 connections cannot drain 3,000.
+
+
+@pytest.fixture
+def fast_server() -> Iterator[Recorder]:
+    yield from serve(0.0)
+
+
+def requests(count: int, bad: set[int] = frozenset()) -> list[bytes]:  # type: ignore[assignment]
+    return [bench_verifier._request("/api/verify", b'{"n": %d, "kind": "%s"}' % (i, b"bad" if i in bad else b"good"), "t" * 40)
+            for i in range(count)]
+
+
+def index(body: bytes) -> int:
+    return int(body.split(b'"n": ')[1].split(b",")[0])
+
+
+def test_once_sends_every_request_at_most_once_and_counts_refusals(slow_server: Recorder) -> None:
+    bad = set(range(0, 3000, 7))
+    result = bench_verifier.load(slow_server.server_address[1], requests(3000, bad), 1.0, 4, cycle=False, client="wrk")
+
+    assert not result["pool_exhausted"]
+    assert result["requests"] > 50
+    assert max(slow_server.bodies.values()) == 1  # Nothing was sent twice.
+    # wrk counts the answers it read before its time was up; the server may have sent a few more.
+    assert result["requests"] <= sum(slow_server.bodies.values()) <= result["requests"] + 4
+    assert result["errors"] <= slow_server.refused <= result["errors"] + 4
+    assert slow_server.refused > 0
+    # The next round starts after the last request sent by any thread.
+    assert max(index(body) for body in slow_server.bodies) < result["consumed"] <= 3000 + 2
+    assert result["per_s"] > 0 and 0 < result["p50_ms"] <= result["p99_ms"]
+
+
+def test_once_reports_an_exhausted_pool_and_counts_its_repeats_as_errors(fast_server: Recorder) -> None:
+    result = bench_verifier.load(fast_server.server_address[1], requests(40), 1.0, 4, cycle=False, client="wrk")
+
+    assert result["pool_exhausted"]
+    # Every request went out (but the first: wrk calls thread 0's request() once to check the script) ...
+    assert {index(body) for body in fast_server.bodies} == set(range(1, 40))
+    assert max(fast_server.bodies.values()) > 1  # ... and the last ones again,
+    assert result["errors"] >= result["requests"] - 39  # which the server refused and the driver counted.
+
+
+def test_cycle_repeats_the_pool_without_calling_it_exhausted(fast_server: Recorder) -> None:
+    result = bench_verifier.load(fast_server.server_address[1], requests(10), 1.0, 2, cycle=True, client="wrk")
+
+    assert not result["pool_exhausted"]
+    assert {index(body) for body in fast_server.bodies} == set(range(10)) and max(fast_server.bodies.values()) > 1
+    assert result["errors"] >= result["requests"] - 10  # The recorder refuses repeats; the driver saw each.
