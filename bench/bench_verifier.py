@@ -27,10 +27,11 @@ same settings serving a minimal Flask endpoint that parses the JSON body and ver
 signature. The load comes from 32 keep-alive connections sending pre-built requests (closed loop: a
 connection sends its next request when the answer is in) for a bounded time, through wrk (the Debian
 package, one thread per connection, with bench/wrk_replay.lua timing each request itself) when it is
-installed, else through bench/httpload.py (one Python thread on ``selectors``); ``--client`` chooses. The client shares the 2 cores with the servers, so
-both endpoints carry the same handicap, a lighter one with wrk; the two servers run one after the
-other in each of ``--rounds`` rounds, and the figures are the best and the median round. Every
-verifier request carries a distinct presentation (the replay guard is real).
+installed, else through bench/httpload.py (one Python thread on ``selectors``); ``--client`` chooses.
+The client shares the 2 cores with the servers, so both endpoints carry the same handicap, a lighter
+one with wrk; the two servers run one after the other in each of ``--rounds`` rounds, and the
+figures are the best and the median round. Every verifier request carries a distinct presentation
+(the replay guard is real).
 
 Goals: pipeline >= 3x reference, >= 0.8x floor; HTTP >= 0.6x the minimal endpoint, p99 < 20 ms.
 With a closed-loop client the mean latency is connections / throughput (Little's law), so p99 < 20 ms
@@ -317,6 +318,7 @@ def load(port: int, requests: list[bytes], seconds: float, connections: int, cyc
     """
     if client == "wrk":
         return _load_wrk(port, requests, seconds, connections, cycle)
+
     def ok(status: int, head: bytes, body: bytes) -> bool:
         return status == 200 and b'"decision":true' in body.replace(b" ", b"")
 
