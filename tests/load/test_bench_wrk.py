@@ -158,3 +158,9 @@ def test_ceilings_are_the_floor_plus_bare_decoding() -> None:
 
     assert got["vs_floor"] == pytest.approx(0.5)  # Median of 0.5, 0.5, ~1.0.
     assert got["vs_reference"] == pytest.approx(4.0)  # 33.3, 40 and ~50 a second against 10: median 4.
+
+
+def test_a_server_that_never_answers_is_a_clear_error_not_a_figure() -> None:
+    port = bench_verifier._free_port()  # Nothing listens there.
+    with pytest.raises(RuntimeError, match="no answer|wrk failed"):
+        bench_verifier.load(port, requests(20), 1.0, 2, cycle=False, client="wrk")
